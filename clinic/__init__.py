@@ -1,0 +1,1 @@
+"""Runtime configuration shared by the Rasa server, the action server and the web app."""

@@ -1,0 +1,132 @@
+"""What the bot says, rendered from knowledge data: questions, escalations, outcomes, safety-netting.
+
+Each function returns Rasa-style message dicts ({"text", "buttons"?, "custom"?}). Clinic contact
+details (emergency number, clinic phone, ...) are passed in, so knowledge/ holds no configuration.
+The `custom` payloads follow the protocol in README.md: {"ask": id} on questions and
+{"triage": {...}} on decisions.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+from knowledge.conversation import ConversationState
+from knowledge.explain import explain, join, topic_for_findings
+from knowledge.model import SCREEN_PREFIX, Knowledge, Question, knowledge
+from knowledge.plan import PlanStep, build_plan
+from knowledge.triage import Outcome, present_findings, unknown_items
+
+YES_NO_BUTTONS = ({"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"},
+                  {"title": "Not sure", "payload": "/unsure"})
+Contact = Mapping[str, str]   # emergency_number, urgent_number, clinic_phone, clinic_hours
+
+
+def question_message(question: Question, findings: Mapping[str, str], k: Knowledge | None = None) -> dict:
+    """A screening question naming only what the patient has not told us yet."""
+    k = k or knowledge()
+    unknown = unknown_items(question, findings, k) or list(question.items)
+    text = question.intro
+    if len(question.items) > 1:
+        text += "\n" + "\n".join(f"- {k.findings[item].ask}" for item in unknown)
+    return {"text": text, "buttons": [dict(b) for b in YES_NO_BUTTONS], "custom": {"ask": question.id}}
+
+
+def _fired_findings(outcome: Outcome, flags: set[str], k: Knowledge) -> list[str]:
+    """Labels of what raised these flags; a bare "yes" to a question names its items instead."""
+    findings = [f for hit in outcome.hits if hit.flag in flags for f in hit.findings]
+    labels = [k.findings[f].label for f in findings if f in k.findings]
+    if not labels:
+        for finding in findings:
+            question = k.question(finding.removeprefix(SCREEN_PREFIX))
+            labels.append("one or more of: " + ", ".join(k.findings[i].label for i in question.items))
+    return list(dict.fromkeys(labels))
+
+
+def _reasons(outcome: Outcome, flags: list[str], k: Knowledge) -> list[str]:
+    return [k.advice["reason"].format(findings=join(_fired_findings(outcome, {flag}, k)), why=k.red_flags[flag].why)
+            for flag in flags]
+
+
+def triage_payload(outcome: Outcome, plan: list[PlanStep], contact: Contact, reason: str,
+                   k: Knowledge | None = None) -> dict:
+    k = k or knowledge()
+    sources = [k.sources[s].title for hit in outcome.hits for s in hit.sources]
+    payload = {"level": outcome.level, "red_flags": list(outcome.red_flags), "rules": list(outcome.rule_ids),
+               "protocol_version": outcome.protocol_version, "plan": [step.id for step in plan],
+               "reason": reason, "sources": list(dict.fromkeys(sources))}
+    if outcome.level == "emergency":
+        payload["call"] = contact["emergency_number"]
+    return payload
+
+
+def escalation_message(outcome: Outcome, contact: Contact, k: Knowledge | None = None) -> dict:
+    """The advice for an emergency or urgent outcome: what to do now, why, what to say."""
+    k = k or knowledge()
+    advice = k.advice["levels"][outcome.level]
+    flags = [f for f in outcome.red_flags if k.level_rank(max(
+        (h.level for h in outcome.hits if h.flag == f), key=k.level_rank)) == k.level_rank(outcome.level)]
+    values = dict(contact, summary="; ".join(_fired_findings(outcome, set(flags), k)))
+    reasons = _reasons(outcome, flags, k)
+    lines = [advice["headline"].format(**values), *(f"- {step.format(**values)}" for step in advice["steps"]),
+             *reasons, k.advice["not_a_diagnosis"]]
+    return {"text": "\n".join(lines), "custom": {"triage": triage_payload(outcome, [], contact, " ".join(reasons), k)}}
+
+
+def relevant_flags(findings: Mapping[str, str], outcome: Outcome, k: Knowledge | None = None) -> list[str]:
+    """Red flags worth watching for, given what was reported (and not already raised)."""
+    k = k or knowledge()
+    present = present_findings(findings, k)
+    relevant = []
+    for flag in k.red_flags.values():
+        if flag.id in outcome.red_flags:
+            continue
+        applies = any(all(set(group) & present for group in q.applies_if) for q in flag.questions)
+        mentioned = any(set(group) & present for rule in flag.rules for group in rule.when)
+        if applies or mentioned:
+            relevant.append(flag.id)
+    return relevant or ["cauda_equina", "pulmonary_embolism", "dvt", "persistent_pain"]
+
+
+def safety_net_message(findings: Mapping[str, str], outcome: Outcome, contact: Contact,
+                       k: Knowledge | None = None) -> dict:
+    k = k or knowledge()
+    net = k.advice["safety_net"]
+    lines = [net["title"]]
+    flags = relevant_flags(findings, outcome, k)
+    for level in ("emergency", "urgent", "routine"):
+        watch = [k.red_flags[f].watch_for for f in flags if k.red_flags[f].level == level]
+        if watch:
+            lines.append(net[level].format(**contact))
+            lines.extend(f"- {w}" for w in dict.fromkeys(watch))
+    lines.append(net["closing"].format(**contact))
+    return {"text": "\n".join(lines), "custom": {"safety_net": {"flags": flags}}}
+
+
+def outcome_messages(state: ConversationState, contact: Contact, k: Knowledge | None = None) -> list[dict]:
+    """The decision at the end of the screen: level and reason, explanation, plan, safety-net.
+
+    Emergency and urgent outcomes were already announced the moment they arose; here they get a
+    short reminder instead of a plan.
+    """
+    k = k or knowledge()
+    outcome = state.outcome(k)
+    findings = state.findings
+    advice = k.advice["levels"][outcome.level]
+    if outcome.is_escalation:
+        message = escalation_message(outcome, contact, k)
+        return [message, safety_net_message(findings, outcome, contact, k)]
+    plan = build_plan(findings, k)
+    reasons = _reasons(outcome, list(outcome.red_flags), k) or [k.advice["self_care_reason"]]
+    headline = [advice["headline"].format(**contact), *(f"- {s.format(**contact, summary='')}" for s in advice["steps"])]
+    decision = {"text": "\n".join([*headline, *reasons, k.advice["not_a_diagnosis"]]),
+                "custom": {"triage": triage_payload(outcome, plan, contact, " ".join(reasons), k)}}
+    messages = [decision]
+    topic = topic_for_findings(findings, k)
+    if topic:
+        answer = explain(topic, k)
+        messages.append({"text": answer.text, "custom": {"explanation": {"topic": topic, "sources": answer.sources}}})
+    steps = [step for step in plan if step.id != "safety_net"]
+    lines = [k.advice["plan_intro"]] + [f"{i}. {s.title[0].upper()}{s.title[1:]}: {' '.join((s.text, *s.notes))}"
+                                        for i, s in enumerate(steps, 1)]
+    messages.append({"text": "\n".join(lines), "custom": {"plan": [s.as_dict() for s in steps]}})
+    messages.append(safety_net_message(findings, outcome, contact, k))
+    return messages

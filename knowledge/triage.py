@@ -1,0 +1,123 @@
+"""The deterministic triage engine: findings in, level + red flags + fired rules out.
+
+Rules are data (red_flags.yaml). Nothing here is learned. Every outcome names the rules that fired,
+their sources and the protocol version, so staff can audit it later, and lists the screening
+questions still worth asking, most dangerous first.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from knowledge.model import Knowledge, Question, TriageRule, knowledge
+
+PRESENT, ABSENT, UNCERTAIN = "present", "absent", "uncertain"
+KNOWN = (PRESENT, ABSENT, UNCERTAIN)
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    rule_id: str
+    flag: str
+    level: str
+    findings: tuple[str, ...]      # the present findings that satisfied the rule
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    level: str
+    red_flags: tuple[str, ...]
+    hits: tuple[RuleHit, ...]
+    protocol_version: str
+    pending: tuple[Question, ...]
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        return tuple(hit.rule_id for hit in self.hits)
+
+    @property
+    def is_escalation(self) -> bool:
+        return self.level in ("emergency", "urgent")
+
+
+def present_findings(findings: Mapping[str, str], k: Knowledge | None = None) -> set[str]:
+    """Findings reported present, plus what they imply (night cramps imply calf cramps)."""
+    k = k or knowledge()
+    present = {f for f, status in findings.items() if status == PRESENT}
+    frontier = list(present)
+    while frontier:
+        finding = k.findings.get(frontier.pop())
+        for implied in (finding.implies if finding else ()):
+            if implied not in present and findings.get(implied) != ABSENT:
+                present.add(implied)
+                frontier.append(implied)
+    return present
+
+
+def _satisfied(groups: tuple[tuple[str, ...], ...], present: set[str]) -> tuple[str, ...] | None:
+    used = []
+    for group in groups:
+        hits = [f for f in group if f in present]
+        if not hits:
+            return None
+        used.extend(hits)
+    return tuple(dict.fromkeys(used))
+
+
+def _hit(rule: TriageRule, used: tuple[str, ...], k: Knowledge) -> RuleHit:
+    return RuleHit(rule.id, rule.flag, rule.level, used, k.red_flags[rule.flag].sources)
+
+
+def flag_ceiling(flag_id: str, k: Knowledge) -> str:
+    """The most urgent level any rule of a flag can give."""
+    return max((rule.level for rule in k.red_flags[flag_id].rules), key=k.level_rank)
+
+
+def evaluate(findings: Mapping[str, str], k: Knowledge | None = None) -> Outcome:
+    k = k or knowledge()
+    present = present_findings(findings, k)
+    hits = []
+    for rule in k.rules:
+        used = _satisfied(rule.when, present)
+        if used is not None and not (set(rule.unless) & present):
+            hits.append(_hit(rule, used, k))
+    for question in k.questions:
+        if findings.get(question.screen_finding) == PRESENT:
+            flag = k.red_flags[question.flag]
+            hits.append(RuleHit(f"{question.id}.answered_yes", flag.id, flag.level, (question.screen_finding,),
+                                flag.sources))
+    level = max((hit.level for hit in hits), key=k.level_rank, default="self_care")
+    order = list(k.red_flags)
+    flags = tuple(sorted({hit.flag for hit in hits}, key=order.index))
+    hits.sort(key=lambda hit: (-k.level_rank(hit.level), order.index(hit.flag)))
+    return Outcome(level, flags, tuple(hits), k.protocol_version, pending_questions(findings, level, flags, k))
+
+
+def pending_questions(findings: Mapping[str, str], level: str, fired: tuple[str, ...] = (),
+                      k: Knowledge | None = None) -> tuple[Question, ...]:
+    """Screening questions still worth asking, most dangerous first.
+
+    A question is worth asking while it applies to what was reported, its flag has not fired, it
+    was not answered, some of its items are still unknown, and its flag could raise the level.
+    """
+    k = k or knowledge()
+    present = present_findings(findings, k)
+    pending = []
+    for question in k.questions:
+        if question.flag in fired or findings.get(question.screen_finding) in KNOWN:
+            continue
+        if _satisfied(question.applies_if, present) is None:
+            continue
+        if all(findings.get(item) in KNOWN or item in present for item in question.items):
+            continue
+        if k.level_rank(flag_ceiling(question.flag, k)) <= k.level_rank(level):
+            continue
+        pending.append(question)
+    return tuple(pending)
+
+
+def unknown_items(question: Question, findings: Mapping[str, str], k: Knowledge | None = None) -> list[str]:
+    """The items of a question the patient has not told us about yet (asked in this order)."""
+    present = present_findings(findings, k)
+    return [item for item in question.items if findings.get(item) not in KNOWN and item not in present]

@@ -1,0 +1,210 @@
+"""spaCy components of the clinic pipeline. Importing this module registers their factories.
+
+Pipeline order: sentencizer -> clinic_normalizer -> concept_ruler (span_ruler, key "concepts")
+-> topic_ruler (span_ruler, key "topics") -> clinic_findings -> clinic_context.
+"""
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import srsly
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from knowledge.nlp import context as _context  # noqa: F401  (registers clinic_context)
+from knowledge.nlp.normalize import Normalizer
+
+FINDINGS_KEY, CONCEPTS_KEY, TOPICS_KEY = "findings", "concepts", "topics"
+# Words and marks that end a clause for the purpose of pairing a symptom with a body part.
+CLAUSE_BREAKS = {"and", "but", "also", "plus", "though", "although", "however", "whereas", "while", "then",
+                 "yet", ",", ";", ":", "-", "--", "(", ")", "as", "so", "because", "cos", "cause"}
+_FILLERS = re.compile(r"^(?:(?:well|um+|erm+|uh+|hmm+|oh|ah|ok|okay|so|honestly|actually|i mean)[\s,.!]+)+")
+_ANSWER_CLEAN = re.compile(r"[^\w\s']+")
+
+for extension in ("answer", "numbers"):
+    if not Doc.has_extension(extension):
+        Doc.set_extension(extension, default=None)
+if not Span.has_extension("finding_rule"):
+    Span.set_extension("finding_rule", default=None)
+
+
+# ---------------------------------------------------------------------------------------------
+class NormalizerComponent:
+    """Sets token.norm_ to the canonical (stemmed, typo-corrected) form the rulers match on."""
+
+    def __init__(self, normalizer: Normalizer | None = None):
+        self.normalizer = normalizer
+
+    def __call__(self, doc: Doc) -> Doc:
+        canonical = self.normalizer.canonical
+        for token in doc:
+            token.norm_ = canonical(token.text, token.norm_)
+        return doc
+
+    def to_disk(self, path, exclude=()):
+        Path(path).mkdir(parents=True, exist_ok=True)
+        srsly.write_json(Path(path) / "normalizer.json", self.normalizer.to_dict())
+
+    def from_disk(self, path, exclude=()):
+        self.normalizer = Normalizer.from_dict(srsly.read_json(Path(path) / "normalizer.json"))
+        return self
+
+
+@Language.factory("clinic_normalizer")
+def make_normalizer(nlp: Language, name: str) -> NormalizerComponent:
+    return NormalizerComponent()
+
+
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CompiledRule:
+    finding: str
+    groups: tuple[tuple[str, ...], ...]
+    none: tuple[str, ...]
+    scope: str
+
+
+class FindingsComponent:
+    """Turns concept spans into finding spans (doc.spans["findings"], label = finding id).
+
+    A rule matches when each of its concept groups is present in the same clause (or sentence).
+    A clause naming no body part borrows one from the nearest clause of its sentence ("my calf is
+    swollen and red"). The finding's span is its anchor concept, so assertion is judged on the
+    symptom words themselves. Also reads the patient's age and how long pain has lasted, and the
+    polarity of a yes/no answer (doc._.answer).
+    """
+
+    def __init__(self, rules: list[CompiledRule] | None = None, answers: dict | None = None,
+                 patterns: dict | None = None):
+        self.rules = rules or []
+        self.answers = answers or {}
+        self.patterns = patterns or {}
+        self._compile()
+
+    def _compile(self) -> None:
+        phrases = [(phrase, kind) for kind, words in self.answers.items() for phrase in words]
+        self._answer_phrases = sorted(phrases, key=lambda item: -len(item[0]))
+        self._age = re.compile(self.patterns["age"], re.I) if self.patterns.get("age") else None
+        self._duration = re.compile(self.patterns["duration"], re.I) if self.patterns.get("duration") else None
+
+    # -- serialisation --
+    def to_disk(self, path, exclude=()):
+        Path(path).mkdir(parents=True, exist_ok=True)
+        srsly.write_json(Path(path) / "findings.json", {
+            "rules": [{"finding": r.finding, "groups": r.groups, "none": r.none, "scope": r.scope} for r in self.rules],
+            "answers": self.answers, "patterns": self.patterns})
+
+    def from_disk(self, path, exclude=()):
+        data = srsly.read_json(Path(path) / "findings.json")
+        self.rules = [CompiledRule(r["finding"], tuple(tuple(g) for g in r["groups"]), tuple(r["none"]), r["scope"])
+                      for r in data["rules"]]
+        self.answers, self.patterns = data["answers"], data["patterns"]
+        self._compile()
+        return self
+
+    # -- processing --
+    def __call__(self, doc: Doc) -> Doc:
+        concepts = outermost(list(doc.spans.get(CONCEPTS_KEY, [])))
+        found: list[Span] = []
+        for sentence in doc.sents:
+            in_sentence = [c for c in concepts if c.start >= sentence.start and c.end <= sentence.end]
+            clauses = _clauses(doc, sentence, in_sentence)
+            for rule in self.rules:
+                for own, borrowed in ([(in_sentence, [])] if rule.scope == "sentence" else clauses):
+                    anchor = _match(rule, own, borrowed)
+                    if anchor is not None:
+                        span = Span(doc, anchor.start, anchor.end, label=rule.finding)
+                        span._.finding_rule = rule
+                        found.append(span)
+        doc.spans[FINDINGS_KEY] = _unique(found)
+        doc._.numbers = self._numbers(doc.text)
+        doc._.answer = self._answer(doc.text)
+        return doc
+
+    def _numbers(self, text: str) -> dict:
+        numbers = {}
+        if self._age and (match := self._age.search(text)):
+            numbers["age"] = int(next(g for g in match.groups() if g))
+        if self._duration and (match := self._duration.search(text)):
+            amount, unit = match.group(1).lower(), match.group(2).lower()
+            count = int(amount) if amount.isdigit() else self.patterns["number_words"].get(amount, 1)
+            numbers["weeks"] = round(count * self.patterns["unit_weeks"][unit], 1)
+            numbers["weeks_span"] = [match.start(), match.end()]
+        return numbers
+
+    def _answer(self, text: str) -> str | None:
+        """affirm / qualified_affirm / deny / unsure from how the message starts, else None."""
+        cleaned = _ANSWER_CLEAN.sub(" ", text.lower().replace("’", "'")).strip()
+        cleaned = _FILLERS.sub("", " ".join(cleaned.split()))
+        for phrase, kind in self._answer_phrases:
+            if cleaned == phrase or cleaned.startswith(phrase + " "):
+                return kind
+        return None
+
+
+def outermost(spans: list[Span]) -> list[Span]:
+    """Drop concept spans lying inside a longer one ("back" inside "back of my leg")."""
+    spans = sorted(spans, key=lambda s: (s.start, -(s.end - s.start)))
+    kept: list[Span] = []
+    for span in spans:
+        if any(k.start <= span.start and span.end <= k.end and (k.end - k.start) > (span.end - span.start)
+               for k in kept):
+            continue
+        kept.append(span)
+    return kept
+
+
+def _clauses(doc: Doc, sentence: Span, concepts: list[Span]) -> list[tuple[list[Span], list[Span]]]:
+    """Split a sentence into clauses; return (own concepts, borrowed body parts) per clause."""
+    inside_concept = {i for c in concepts for i in range(c.start, c.end)}
+    bounds, start = [], sentence.start
+    for token in sentence:
+        if token.lower_ in CLAUSE_BREAKS and token.i not in inside_concept:
+            if token.i > start:
+                bounds.append((start, token.i))
+            start = token.i + 1
+    if start < sentence.end:
+        bounds.append((start, sentence.end))
+    own = [[c for c in concepts if a <= c.start < b] for a, b in bounds]
+    sites = [[c for c in group if c.label_.startswith("site.")] for group in own]
+    result = []
+    for index, group in enumerate(own):
+        borrowed: list[Span] = []
+        if not sites[index]:
+            order = list(range(index - 1, -1, -1)) + list(range(index + 1, len(own)))
+            borrowed = next((sites[i] for i in order if sites[i]), [])
+        result.append((group, borrowed))
+    return result
+
+
+def _match(rule: CompiledRule, own: list[Span], borrowed: list[Span]) -> Span | None:
+    own_labels = {c.label_ for c in own}
+    if own_labels & set(rule.none):
+        return None
+    available = own + borrowed
+    anchor = None
+    for group in rule.groups:
+        hit = next((c for c in available if c.label_ in group), None)
+        if hit is None:
+            return None
+        if anchor is None and hit in own:
+            anchor = hit
+    if anchor is None:  # every matched concept was borrowed: the clause itself says nothing
+        return None
+    return anchor
+
+
+def _unique(spans: list[Span]) -> list[Span]:
+    seen, unique = set(), []
+    for span in spans:
+        key = (span.label_, span.start, span.end)
+        if key not in seen:
+            seen.add(key)
+            unique.append(span)
+    return unique
+
+
+@Language.factory("clinic_findings")
+def make_findings(nlp: Language, name: str) -> FindingsComponent:
+    return FindingsComponent()

@@ -1,0 +1,192 @@
+"""Build, save and load the project's spaCy pipeline, and analyse text with it.
+
+`python -m knowledge.nlp.pipeline build` writes build/spacy/<name>-<version>/, which Rasa's SpacyNLP
+loads by path (bot/config.yml). The pipeline is compiled from knowledge/data only: blank English,
+a sentencizer, our normaliser, two span rulers (concepts and graph topics), the findings composer
+and the ConText assertion component. Its meta records a hash of the data it was built from.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from knowledge.model import Knowledge, knowledge
+from knowledge.nlp import components as _components  # noqa: F401  (registers factories)
+from knowledge.nlp.components import CONCEPTS_KEY, FINDINGS_KEY, TOPICS_KEY, CompiledRule, outermost
+from knowledge.nlp.context import Assertion
+from knowledge.nlp.normalize import Normalizer, stem, surface
+
+PIPELINE_NAME = "clinic_triage"
+PIPELINE_VERSION = "1.0.0"    # bump when components change; data changes are tracked by hash
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_PATH = REPO_ROOT / "build" / "spacy" / f"en_{PIPELINE_NAME}-{PIPELINE_VERSION}"
+
+
+class PipelineOutOfDate(RuntimeError):
+    """The saved pipeline was built from other knowledge data than the current files."""
+
+
+def _vocabulary(k: Knowledge) -> set[str]:
+    phrases = [w for words in k.concepts.values() for w in words] + [a for n in k.nodes.values() for a in n.aliases]
+    return {word for phrase in phrases for word in phrase.replace("-", " ").split() if surface(word)}
+
+
+def _token_patterns(nlp: Language, normalizer: Normalizer, phrase: str) -> list[dict]:
+    doc = nlp.make_doc(phrase)
+    return [{"NORM": normalizer.canonical(t.text, t.norm_)} for t in doc if not t.is_space]
+
+
+def _compile_rules(k: Knowledge) -> list[CompiledRule]:
+    return [CompiledRule(fid, rule.all, rule.none, rule.scope)
+            for fid, finding in k.findings.items() for rule in finding.detect]
+
+
+def build_pipeline(k: Knowledge | None = None) -> Language:
+    k = k or knowledge()
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    normalizer = Normalizer(_vocabulary(k), set(k.protected_words) | set(nlp.Defaults.stop_words),
+                            k.fuzzy["min_length_distance_1"], k.fuzzy["min_length_distance_2"])
+    nlp.add_pipe("clinic_normalizer").normalizer = normalizer
+    concept_ruler = nlp.add_pipe("span_ruler", name="concept_ruler",
+                                 config={"spans_key": CONCEPTS_KEY, "phrase_matcher_attr": None, "validate": True})
+    concept_ruler.add_patterns([{"label": cid, "pattern": _token_patterns(nlp, normalizer, phrase)}
+                                for cid, phrases in k.concepts.items() for phrase in phrases])
+    topic_ruler = nlp.add_pipe("span_ruler", name="topic_ruler",
+                               config={"spans_key": TOPICS_KEY, "phrase_matcher_attr": None, "validate": True})
+    topic_ruler.add_patterns([{"label": "topic", "id": node.id, "pattern": _token_patterns(nlp, normalizer, alias)}
+                              for node in k.nodes.values() for alias in node.aliases])
+    findings = nlp.add_pipe("clinic_findings")
+    findings.rules = _compile_rules(k)
+    findings.answers = {kind: list(words) for kind, words in k.answers.items()}
+    findings.patterns = dict(k.patterns)
+    findings._compile()
+    nlp.add_pipe("clinic_context", config={"profile": "chat"})
+    nlp.meta.update({"name": PIPELINE_NAME, "version": PIPELINE_VERSION,
+                     "description": "Clinic triage: lay symptom concepts, findings and ConText assertions",
+                     "clinic_data_sha256": k.data_hash})
+    return nlp
+
+
+def save_pipeline(path: Path = DEFAULT_PATH) -> Path:
+    nlp = build_pipeline()
+    if path.exists():
+        shutil.rmtree(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nlp.to_disk(path)
+    return path
+
+
+def load_pipeline(path: Path | str = DEFAULT_PATH, check_data: bool = True) -> Language:
+    nlp = spacy.load(path)
+    if check_data and nlp.meta.get("clinic_data_sha256") != knowledge().data_hash:
+        raise PipelineOutOfDate(f"{path} was built from other knowledge data; run `make spacy` to rebuild it")
+    return nlp
+
+
+@lru_cache(maxsize=1)
+def default_pipeline() -> Language:
+    """The saved pipeline when it is current, else one built in memory (tests, scripts)."""
+    try:
+        return load_pipeline(DEFAULT_PATH)
+    except (OSError, PipelineOutOfDate):
+        return build_pipeline()
+
+
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Mention:
+    """One finding mentioned in a message, with what the patient said about it."""
+    finding: str
+    status: str          # present | absent | past | hypothetical | other
+    start: int
+    end: int
+    text: str
+    assertion: Assertion | None = None
+
+    def as_dict(self) -> dict:
+        data = {"finding": self.finding, "status": self.status, "start": self.start, "end": self.end,
+                "text": self.text}
+        if self.assertion is not None:
+            data["assertion"] = {"negated": self.assertion.negated, "historical": self.assertion.historical,
+                                 "hypothetical": self.assertion.hypothetical,
+                                 "experiencer": self.assertion.experiencer}
+        return data
+
+
+@dataclass(frozen=True)
+class Analysis:
+    mentions: tuple[Mention, ...]
+    topics: tuple[str, ...]
+    answer: str | None
+
+
+def status_of(assertion: Assertion, history_ok: bool) -> str:
+    if assertion.experiencer != "patient":
+        return "other"
+    if assertion.hypothetical:
+        return "hypothetical"
+    if assertion.negated:
+        return "absent"
+    if assertion.historical and not history_ok:
+        return "past"
+    return "present"
+
+
+def _back_pain_near(doc: Doc, start_char: int, end_char: int) -> bool:
+    """A duration says how long the back pain lasted only if back pain is in the same sentence."""
+    sentence = doc.char_span(start_char, end_char, alignment_mode="expand")[0].sent
+    return any(span.label_ == "back_pain" and span.sent == sentence for span in doc.spans.get(FINDINGS_KEY, []))
+
+
+def analyse_doc(doc: Doc, k: Knowledge | None = None) -> Analysis:
+    k = k or knowledge()
+    mentions = []
+    for span in doc.spans.get(FINDINGS_KEY, []):
+        finding = k.findings[span.label_]
+        assertion = span._.assertion
+        status = status_of(assertion, finding.history_ok) if assertion is not None else "present"
+        mentions.append(Mention(span.label_, status, span.start_char, span.end_char, span.text, assertion))
+    numbers = doc._.numbers or {}
+    if "age" in numbers:
+        mentions.append(Mention("older_age", "present" if numbers["age"] >= 65 else "absent", 0, 0, str(numbers["age"])))
+    if "weeks" in numbers and _back_pain_near(doc, *numbers["weeks_span"]):
+        start, end = numbers["weeks_span"]
+        mentions.append(Mention("persistent_pain", "present" if numbers["weeks"] >= 6 else "absent", start, end,
+                                doc.text[start:end]))
+    topics = tuple(dict.fromkeys(span.id_ for span in outermost(list(doc.spans.get(TOPICS_KEY, [])))))
+    return Analysis(tuple(mentions), topics, doc._.answer)
+
+
+def analyse(text: str) -> Analysis:
+    """Findings (with assertion status), graph topics and yes/no polarity of one message."""
+    return analyse_doc(default_pipeline()(text))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("command", choices=["build", "path", "check"])
+    parser.add_argument("--path", type=Path, default=DEFAULT_PATH)
+    args = parser.parse_args(argv)
+    if args.command == "path":
+        print(args.path)
+    elif args.command == "check":
+        load_pipeline(args.path)
+        print(f"{args.path} is current")
+    else:
+        print(f"building spaCy pipeline {PIPELINE_NAME} {PIPELINE_VERSION} from knowledge/data ...", file=sys.stderr)
+        path = save_pipeline(args.path)
+        print(f"saved {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

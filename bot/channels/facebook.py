@@ -1,0 +1,145 @@
+"""Facebook Messenger: GET+POST /webhooks/facebook/webhook.
+
+POSTs are authenticated by ``X-Hub-Signature-256: sha256=<HMAC-SHA256(app secret, body)>``
+(Rasa's connector checks the older SHA-1 ``X-Hub-Signature``, lets the header choose the
+hash function and answers 200 when it fails). The GET subscription handshake needs the
+verify token. Buttons become quick replies; replies go out through the Send API.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from typing import Any, Dict, Iterator, Optional, Tuple
+
+import aiohttp
+from rasa.core.channels.facebook import FacebookInput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.channels.config import get_limits
+from bot.channels.messaging import BufferedOutput, OnNewMessage, auth_failure, handle_user_text
+from bot.channels.rendering import MESSENGER, Outgoing
+from bot.channels.validation import (
+    InvalidPayload,
+    error_response,
+    guarded,
+    parse_json_object,
+    webhook_blueprint,
+)
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+GRAPH_API_URL = "https://graph.facebook.com/v18.0"
+API_TIMEOUT = aiohttp.ClientTimeout(total=20)
+
+
+def signature_matches(app_secret: str, body: bytes, header: str) -> bool:
+    expected = "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), header.encode())
+
+
+class ClinicMessengerOutput(BufferedOutput):
+    profile = MESSENGER
+
+    @classmethod
+    def name(cls) -> str:
+        return "facebook"
+
+    def __init__(self, page_access_token: str, api_url: str, collect: bool) -> None:
+        super().__init__(collect)
+        self.page_access_token = page_access_token
+        self.api_url = api_url.rstrip("/")
+
+    async def deliver(self, recipient_id: str, outgoing: Outgoing) -> None:
+        message: Dict[str, Any] = {"text": outgoing.text}
+        if outgoing.buttons:
+            message["quick_replies"] = [
+                {"content_type": "text", "title": button["title"], "payload": button["payload"]}
+                for button in outgoing.buttons]
+        body = {"recipient": {"id": recipient_id}, "messaging_type": "RESPONSE",
+                "message": message}
+        async with aiohttp.ClientSession(timeout=API_TIMEOUT) as session:
+            async with session.post(f"{self.api_url}/me/messages", json=body,
+                                    params={"access_token": self.page_access_token}) as reply:
+                if reply.status >= 400:
+                    raise RuntimeError(f"Send API answered {reply.status}")
+
+
+class ClinicFacebookInput(FacebookInput):
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> "ClinicFacebookInput":
+        channel = super().from_credentials(credentials)  # raises without credentials
+        channel.api_url = credentials.get("api_url") or GRAPH_API_URL
+        return channel
+
+    def __init__(self, fb_verify: str, fb_secret: str, fb_access_token: str,
+                 api_url: str = GRAPH_API_URL) -> None:
+        super().__init__(fb_verify, fb_secret, fb_access_token)
+        self.api_url = api_url
+
+    def get_output_channel(self, collect: bool = False) -> ClinicMessengerOutput:
+        return ClinicMessengerOutput(self.fb_access_token, self.api_url, collect)
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        limits = get_limits()
+        webhook = webhook_blueprint("clinic_fb_webhook", __name__)
+
+        @webhook.route("/webhook", methods=["GET"])
+        async def subscribe(request: Request) -> HTTPResponse:
+            token = request.args.get("hub.verify_token") or ""
+            if request.args.get("hub.mode") == "subscribe" and hmac.compare_digest(
+                    token.encode(), self.fb_verify.encode()):
+                return response.text(request.args.get("hub.challenge") or "")
+            return error_response(403, "verify token does not match")
+
+        @webhook.route("/webhook", methods=["POST"])
+        @guarded(limits.max_body_bytes)
+        async def receive(request: Request) -> HTTPResponse:
+            signature = request.headers.get(SIGNATURE_HEADER) or ""
+            if not signature_matches(self.fb_secret, request.body, signature):
+                return auth_failure(bool(signature))
+            events = list(messaging_events(parse_json_object(request.body)))
+            for sender_id, text in events:  # each event is its own turn
+                await handle_user_text(request, on_new_message,
+                                       self.get_output_channel(collect=True),
+                                       sender_id=sender_id, text=text,
+                                       input_channel=self.name())
+            return response.text("EVENT_RECEIVED")
+
+        return webhook
+
+
+def messaging_events(payload: Dict[str, Any]) -> Iterator[Tuple[str, str]]:
+    """(sender id, text) of every user message, quick reply and postback in a delivery."""
+    entries = payload.get("entry")
+    if not isinstance(entries, list):
+        raise InvalidPayload("entry must be a list")
+    for entry in entries:
+        events = entry.get("messaging", []) if isinstance(entry, dict) else None
+        if not isinstance(events, list):
+            raise InvalidPayload("entry.messaging must be a list")
+        for event in events:
+            if not isinstance(event, dict):
+                raise InvalidPayload("a messaging event must be an object")
+            text = _event_text(event)
+            sender_id = (event.get("sender") or {}).get("id")
+            if text is None:
+                continue  # echoes, attachments, deliveries, reads
+            if not isinstance(sender_id, str) or not sender_id:
+                raise InvalidPayload("a messaging event has no sender id")
+            yield sender_id, text
+
+
+def _event_text(event: Dict[str, Any]) -> Optional[str]:
+    message, postback = event.get("message"), event.get("postback")
+    if isinstance(message, dict) and not message.get("is_echo"):
+        quick_reply = message.get("quick_reply")
+        if isinstance(quick_reply, dict) and isinstance(quick_reply.get("payload"), str):
+            return quick_reply["payload"]
+        return message["text"] if isinstance(message.get("text"), str) else None
+    if isinstance(postback, dict) and isinstance(postback.get("payload"), str):
+        return postback["payload"]
+    return None

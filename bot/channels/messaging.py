@@ -1,0 +1,135 @@
+"""What the messaging channels (Telegram, Slack, Messenger, Twilio) share.
+
+A turn's bot messages are collected by a ``BufferedOutput`` and sent when the dialogue is
+done, rendered for the platform with escalations first. Outside a turn (Rasa's API
+sending to ``output_channel=latest``) each message is sent at once.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable, Dict, List, Optional
+
+from rasa.core.channels.channel import OutputChannel, UserMessage
+from rasa.shared.core.events import BotUttered, UserUttered
+from sanic import Sanic
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.channels.rendering import (
+    FALLBACK_TEXT,
+    ChannelProfile,
+    Message,
+    Outgoing,
+    merge_response,
+    normalize_buttons,
+    notice_messages,
+    numbered_choice,
+    render,
+)
+from bot.channels.validation import clean_text, error_response
+
+logger = logging.getLogger(__name__)
+
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+class BufferedOutput(OutputChannel):
+    profile: ChannelProfile
+
+    def __init__(self, collect: bool) -> None:
+        self._collect = collect
+        self._pending: List[Message] = []
+
+    def profile_for(self, recipient_id: str) -> ChannelProfile:
+        return self.profile
+
+    async def deliver(self, recipient_id: str, outgoing: Outgoing) -> None:
+        """Send one rendered message through the platform's API."""
+        raise NotImplementedError
+
+    async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
+        self._pending.append(merge_response(recipient_id, message))
+        if not self._collect:
+            await self.flush()
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        await self.send_response(recipient_id, {"text": text})
+
+    async def send_notice(self, recipient_id: str, notice: str) -> None:
+        for message in notice_messages(recipient_id, notice):
+            await self.send_response(recipient_id, message)
+
+    async def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        recipient_id = pending[0]["recipient_id"]  # one turn, one conversation
+        for outgoing in render(pending, self.profile_for(recipient_id)):
+            try:
+                await self.deliver(recipient_id, outgoing)
+            except Exception as error:  # keep sending the rest of the batch
+                logger.error("%s: a message could not be delivered (%s)",
+                             self.name(), type(error).__name__)
+                logger.debug("delivery failure", exc_info=True)
+
+
+async def run_turn(on_new_message: OnNewMessage, message: UserMessage,
+                   output: BufferedOutput) -> None:
+    """Run the dialogue on one message, then send its answers (a fallback if it failed)."""
+    try:
+        await on_new_message(message)
+    except Exception:
+        logger.exception("%s: the dialogue failed on a message; sending the fallback",
+                         output.name())
+        await output.send_notice(message.sender_id, FALLBACK_TEXT)
+    finally:
+        await output.flush()
+
+
+async def handle_user_text(request: Request, on_new_message: OnNewMessage,
+                           output: BufferedOutput, *, sender_id: str, text: str,
+                           input_channel: str,
+                           metadata: Optional[Dict[str, Any]] = None) -> None:
+    text = await resolve_numbered_reply(request.app, sender_id, clean_text(text))
+    message = UserMessage(text, output, sender_id, input_channel=input_channel,
+                          metadata=metadata)
+    await run_turn(on_new_message, message, output)
+
+
+async def resolve_numbered_reply(app: Sanic, sender_id: str, text: str) -> str:
+    """ "2" becomes the payload of the 2nd button the bot last offered this sender."""
+    choice = numbered_choice(text)
+    if choice is None:
+        return text
+    buttons = await last_offered_buttons(app, sender_id)
+    return buttons[choice - 1]["payload"] if 1 <= choice <= len(buttons) else text
+
+
+async def last_offered_buttons(app: Sanic, sender_id: str) -> List[Dict[str, str]]:
+    """Buttons of the bot's last message since the user last spoke, from the tracker store
+    (shared by every replica)."""
+    tracker_store = getattr(getattr(app.ctx, "agent", None), "tracker_store", None)
+    if tracker_store is None:
+        return []
+    try:
+        tracker = await tracker_store.retrieve(sender_id)
+    except Exception as error:
+        logger.warning("Could not read the conversation for a numbered reply (%s)",
+                       type(error).__name__)
+        return []
+    for event in reversed(tracker.events if tracker else []):
+        if isinstance(event, UserUttered):
+            break
+        if isinstance(event, BotUttered):
+            buttons = normalize_buttons(
+                event.data.get("buttons") or event.data.get("quick_replies"))
+            if buttons:
+                return buttons
+    return []
+
+
+def auth_failure(credential_present: bool) -> HTTPResponse:
+    """401 when the request carries no signature/secret, 403 when it carries a wrong one."""
+    if credential_present:
+        return error_response(403, "signature or secret does not match")
+    return error_response(401, "request is not signed")

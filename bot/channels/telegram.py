@@ -1,0 +1,161 @@
+"""Telegram: POST /webhooks/telegram/webhook.
+
+Authenticated by the ``X-Telegram-Bot-Api-Secret-Token`` header, which Telegram sends
+with the ``secret_token`` this channel passes to setWebhook when the server starts.
+Buttons become an inline keyboard (one button per row); taps come back as the payload.
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+from typing import Any, Dict, Optional, Tuple
+
+from aiogram import Bot
+from aiogram.bot.api import TELEGRAM_PRODUCTION, TelegramAPIServer
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from rasa.core.channels.telegram import TelegramInput
+from rasa.shared.exceptions import InvalidConfigException
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.channels.config import get_limits
+from bot.channels.messaging import BufferedOutput, OnNewMessage, auth_failure, handle_user_text
+from bot.channels.rendering import TELEGRAM, Outgoing
+from bot.channels.validation import InvalidPayload, guarded, parse_json_object, webhook_blueprint
+
+logger = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+API_TIMEOUT_SECONDS = 20
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_\-]{1,256}")  # what Telegram accepts
+
+
+class ClinicTelegramOutput(BufferedOutput):
+    profile = TELEGRAM
+
+    @classmethod
+    def name(cls) -> str:
+        return "telegram"
+
+    def __init__(self, bot: Bot, collect: bool) -> None:
+        super().__init__(collect)
+        self.bot = bot
+
+    async def deliver(self, recipient_id: str, outgoing: Outgoing) -> None:
+        keyboard = None
+        if outgoing.buttons:
+            keyboard = InlineKeyboardMarkup(inline_keyboard=[
+                [InlineKeyboardButton(button["title"], callback_data=button["payload"])]
+                for button in outgoing.buttons])
+        await self.bot.send_message(recipient_id, outgoing.text, reply_markup=keyboard)
+
+
+class ClinicTelegramInput(TelegramInput):
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> "ClinicTelegramInput":
+        if not credentials:
+            cls.raise_missing_credentials_exception()
+        return cls(credentials.get("access_token"), credentials.get("verify"),
+                   credentials.get("webhook_url"), secret_token=credentials.get("secret_token"),
+                   api_url=credentials.get("api_url"))
+
+    def __init__(self, access_token: Optional[str], verify: Optional[str],
+                 webhook_url: Optional[str], secret_token: Optional[str] = None,
+                 api_url: Optional[str] = None) -> None:
+        super().__init__(access_token, verify, webhook_url, debug_mode=False)
+        if not secret_token or not _SECRET_TOKEN.fullmatch(secret_token):
+            raise InvalidConfigException(
+                "telegram: secret_token (TELEGRAM_SECRET_TOKEN) must be 1-256 characters "
+                "of A-Z a-z 0-9 _ -")
+        self.secret_token = secret_token
+        self.api_url = api_url  # a local Bot API server, or a fake one in tests
+        self._bot: Optional[Bot] = None
+
+    def _client(self) -> Bot:
+        if self._bot is None:
+            server = (TelegramAPIServer.from_base(self.api_url) if self.api_url
+                      else TELEGRAM_PRODUCTION)
+            self._bot = Bot(self.access_token, server=server, timeout=API_TIMEOUT_SECONDS)
+        return self._bot
+
+    def get_output_channel(self, collect: bool = False) -> ClinicTelegramOutput:
+        # Unlike Rasa's, no network call here: the webhook is set when the server starts.
+        return ClinicTelegramOutput(self._client(), collect)
+
+    async def register_webhook(self) -> None:
+        # aiogram 2.15's set_webhook predates secret_token, so the raw API method is used.
+        await self._client().request(
+            "setWebhook", {"url": self.webhook_url, "secret_token": self.secret_token})
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        limits = get_limits()
+        webhook = webhook_blueprint("clinic_telegram_webhook", __name__)
+
+        @webhook.listener("after_server_start")
+        async def set_webhook(*_: Any) -> None:
+            try:
+                await self.register_webhook()
+                logger.info("telegram: webhook registered with its secret token")
+            except Exception as error:
+                logger.error("telegram: could not register the webhook (%s)",
+                             type(error).__name__)
+
+        @webhook.listener("before_server_stop")
+        async def close_client(*_: Any) -> None:
+            if self._bot is not None:
+                await self._bot.session.close()
+
+        @webhook.route("/webhook", methods=["POST"])
+        @guarded(limits.max_body_bytes)
+        async def receive(request: Request) -> HTTPResponse:
+            received = request.headers.get(SECRET_HEADER) or ""
+            if not hmac.compare_digest(received.encode(), self.secret_token.encode()):
+                return auth_failure(bool(received))
+            incoming = parse_update(parse_json_object(request.body))
+            if incoming is None:
+                return response.json({"status": "ignored"})
+            chat_id, text, callback_id = incoming
+            if callback_id:
+                await self._acknowledge_button(callback_id)
+            await handle_user_text(request, on_new_message, self.get_output_channel(collect=True),
+                                   sender_id=chat_id, text=text, input_channel=self.name())
+            return response.json({"status": "ok"})
+
+        return webhook
+
+    async def _acknowledge_button(self, callback_id: str) -> None:
+        """Stops the tapped button's spinner; failing that is harmless."""
+        try:
+            await self._client().answer_callback_query(callback_id)
+        except Exception as error:
+            logger.warning("telegram: could not acknowledge a button (%s)", type(error).__name__)
+
+
+def parse_update(update: Dict[str, Any]) -> Optional[Tuple[str, str, Optional[str]]]:
+    """(chat id, text, callback query id) of a text message or button tap; None otherwise."""
+    callback = update.get("callback_query")
+    if callback is not None:
+        if not isinstance(callback, dict):
+            raise InvalidPayload("callback_query must be an object")
+        data = callback.get("data")
+        if not isinstance(data, str):
+            return None
+        return _chat_id(callback.get("message")), data, str(callback.get("id") or "") or None
+    message = update.get("message") or update.get("edited_message")
+    if message is None:
+        return None  # other update kinds
+    if not isinstance(message, dict):
+        raise InvalidPayload("message must be an object")
+    if not isinstance(message.get("text"), str):
+        return None  # photos, stickers, ...
+    return _chat_id(message), message["text"], None
+
+
+def _chat_id(message: Any) -> str:
+    chat = message.get("chat") if isinstance(message, dict) else None
+    chat_id = chat.get("id") if isinstance(chat, dict) else None
+    if not isinstance(chat_id, int) or isinstance(chat_id, bool):
+        raise InvalidPayload("the update has no chat id")
+    return str(chat_id)

@@ -1,0 +1,231 @@
+"""REST channel: validation, merged answers, escalation order, limits, rate limiting."""
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any, Callable, Iterator, List
+
+import pytest
+import redis
+import requests
+from channel_harness import EMERGENCY, FOLLOW_UP, QUESTION, LiveServer, dumps, emergency_line
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.channels.rest import ClinicRestInput
+
+WEBHOOK = "/webhooks/rest/webhook"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def texts(messages: List[dict]) -> List[str]:
+    return [message.get("text", "") for message in messages]
+
+
+@pytest.fixture
+def rest(serve: Callable[..., LiveServer]) -> LiveServer:
+    return serve(ClinicRestInput())
+
+
+def post(server: LiveServer, payload: Any = None, data: bytes = None, **kwargs: Any
+         ) -> requests.Response:
+    body = data if data is not None else dumps(payload)
+    return requests.post(server.url(WEBHOOK), data=body, timeout=10, **kwargs)
+
+
+def test_health(rest: LiveServer) -> None:
+    assert requests.get(rest.url("/webhooks/rest/"), timeout=10).json() == {"status": "ok"}
+
+
+def test_each_response_is_one_message_with_text_buttons_and_custom(rest: LiveServer) -> None:
+    reply = post(rest, {"sender": "patient-1", "message": "question"})
+    assert reply.status_code == 200
+    assert reply.json() == [{"recipient_id": "patient-1", **QUESTION}]
+
+
+def test_escalation_comes_first_even_when_uttered_later(rest: LiveServer) -> None:
+    reply = post(rest, {"sender": "patient-1", "message": "late emergency"})
+    assert texts(reply.json()) == [EMERGENCY["text"], FOLLOW_UP["text"]]
+
+
+def test_a_failing_dialogue_still_answers_with_the_emergency_line(rest: LiveServer) -> None:
+    reply = post(rest, {"sender": "patient-1", "message": "crash"})
+    assert reply.status_code == 200
+    assert texts(reply.json())[0] == emergency_line()
+
+
+@pytest.mark.parametrize("message", ["", "   ", "\n"])
+def test_empty_messages_reach_the_bot(rest: LiveServer, message: str) -> None:
+    reply = post(rest, {"sender": "patient-1", "message": message})
+    assert reply.status_code == 200 and reply.json()
+    assert rest.dialogue.texts == [""]
+
+
+def test_control_characters_are_stripped_and_input_channel_is_not_spoofable(
+        rest: LiveServer) -> None:
+    post(rest, {"sender": "patient-1", "message": "pa\x00in\x07 in\r\nmy\tback\x1b\x9b",
+                "input_channel": "telegram", "metadata": {"page": "home\x00"}})
+    [received] = rest.dialogue.received
+    assert received.text == "pain in\nmy\tback"
+    assert received.input_channel == "rest"
+    assert received.metadata == {"page": "home"}
+
+
+NESTED = {"a": [{"b": [{"c": [{"d": [{"e": [{"f": [1]}]}]}]}]}]}
+BAD_PAYLOADS = [
+    pytest.param(b"not json", id="not-json"),
+    pytest.param(b"\xff\xfe\x00{", id="invalid-utf8"),
+    pytest.param(b"", id="empty-body"),
+    pytest.param(b"[1, 2]", id="array"),
+    pytest.param(b'"hello"', id="string"),
+    pytest.param(b"null", id="null"),
+    pytest.param(b"[" * 20000 + b"]" * 20000, id="deep-array"),
+    pytest.param(b'{"sender": "s", "message": ' + b"[" * 20000 + b"]" * 20000 + b"}",
+                 id="deep-message"),
+    pytest.param({"message": "hi"}, id="no-sender"),
+    pytest.param({"sender": "", "message": "hi"}, id="empty-sender"),
+    pytest.param({"sender": 42, "message": "hi"}, id="number-sender"),
+    pytest.param({"sender": ["s"], "message": "hi"}, id="list-sender"),
+    pytest.param({"sender": "s" * 129, "message": "hi"}, id="long-sender"),
+    pytest.param({"sender": "bad sender!", "message": "hi"}, id="sender-chars"),
+    pytest.param({"sender": "s\x00", "message": "hi"}, id="sender-nul"),
+    pytest.param({"sender": "s"}, id="no-message"),
+    pytest.param({"sender": "s", "message": None}, id="null-message"),
+    pytest.param({"sender": "s", "message": 5}, id="number-message"),
+    pytest.param({"sender": "s", "message": ["hi"]}, id="list-message"),
+    pytest.param({"sender": "s", "message": NESTED}, id="object-message"),
+    pytest.param({"sender": "s", "message": "x" * 4001}, id="long-message"),
+    pytest.param({"sender": "s", "message": "hi", "metadata": "{not json"}, id="metadata-text"),
+    pytest.param({"sender": "s", "message": "hi", "metadata": [1]}, id="metadata-list"),
+    pytest.param({"sender": "s", "message": "hi", "metadata": {"x": NESTED}},
+                 id="metadata-deep"),
+    pytest.param({"sender": "s", "message": "hi", "metadata": {"x": "y" * 9000}},
+                 id="metadata-large"),
+]
+
+
+@pytest.mark.parametrize("payload", BAD_PAYLOADS)
+def test_bad_payloads_get_400_and_never_reach_the_dialogue(rest: LiveServer, payload: Any
+                                                           ) -> None:
+    reply = post(rest, data=payload) if isinstance(payload, bytes) else post(rest, payload)
+    assert reply.status_code == 400, reply.text
+    assert isinstance(reply.json()["error"], str)
+    assert rest.dialogue.received == []
+
+
+def test_stream_mode_is_refused(rest: LiveServer) -> None:
+    reply = post(rest, {"sender": "s", "message": "hi"}, params={"stream": "true"})
+    assert reply.status_code == 400 and rest.dialogue.received == []
+
+
+def test_bodies_over_the_channel_limit_get_413(monkeypatch: pytest.MonkeyPatch,
+                                               serve: Callable[..., LiveServer]) -> None:
+    monkeypatch.setenv("CLINIC_MAX_BODY_BYTES", "1000")
+    server = serve(ClinicRestInput())
+    reply = post(server, {"sender": "s", "message": "x" * 1000})
+    assert reply.status_code == 413 and "error" in reply.json()
+    assert post(server, {"sender": "s", "message": "x" * 900}).status_code == 200
+
+
+def test_sanic_request_max_size_caps_every_route(monkeypatch: pytest.MonkeyPatch,
+                                                 serve: Callable[..., LiveServer]) -> None:
+    monkeypatch.setenv("SANIC_REQUEST_MAX_SIZE", "2000")  # read when the Sanic app is made
+    server = serve(ClinicRestInput())
+    assert server.app.config.REQUEST_MAX_SIZE == 2000
+    assert post(server, {"sender": "s", "message": "x" * 3000}).status_code == 413
+    assert server.dialogue.received == []
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(
+    st.binary(max_size=300),
+    st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=40),
+                 lambda inner: st.lists(inner, max_size=4)
+                 | st.dictionaries(st.sampled_from(["sender", "message", "metadata", "x"]),
+                                   inner, max_size=4),
+                 max_leaves=20).map(lambda value: json.dumps(value).encode()),
+))
+def test_fuzzed_bodies_never_get_a_5xx(rest: LiveServer, body: bytes) -> None:
+    assert post(rest, data=body).status_code in (200, 400)
+
+
+# --- Rate limiting --------------------------------------------------------------------------
+
+def limit_env(monkeypatch: pytest.MonkeyPatch, sender_burst: int, ip_burst: int = 1000) -> None:
+    monkeypatch.setenv("CLINIC_RATE_LIMIT_PER_MINUTE", "1")
+    monkeypatch.setenv("CLINIC_RATE_LIMIT_BURST", str(sender_burst))
+    monkeypatch.setenv("CLINIC_RATE_LIMIT_IP_PER_MINUTE", "1")
+    monkeypatch.setenv("CLINIC_RATE_LIMIT_IP_BURST", str(ip_burst))
+
+
+def assert_limited(reply: requests.Response, sender: str) -> None:
+    assert reply.status_code == 429
+    assert reply.headers["Retry-After"] == "60"
+    messages = reply.json()
+    assert messages[0] == {"recipient_id": sender, "text": emergency_line()}
+    assert all(message["recipient_id"] == sender for message in messages)
+
+
+def test_senders_are_limited_one_by_one(monkeypatch: pytest.MonkeyPatch,
+                                        serve: Callable[..., LiveServer]) -> None:
+    limit_env(monkeypatch, sender_burst=3)
+    server = serve(ClinicRestInput())
+    for _ in range(3):
+        assert post(server, {"sender": "flood", "message": "hi"}).status_code == 200
+    assert_limited(post(server, {"sender": "flood", "message": "hi"}), "flood")
+    assert post(server, {"sender": "calm", "message": "hi"}).status_code == 200
+    assert server.dialogue.texts.count("hi") == 4  # the limited one never reached it
+
+
+def test_one_address_is_limited_across_senders(monkeypatch: pytest.MonkeyPatch,
+                                               serve: Callable[..., LiveServer]) -> None:
+    limit_env(monkeypatch, sender_burst=100, ip_burst=2)
+    server = serve(ClinicRestInput())
+    assert post(server, {"sender": "a", "message": "hi"}).status_code == 200
+    assert post(server, {"sender": "b", "message": "hi"}).status_code == 200
+    assert_limited(post(server, {"sender": "c", "message": "hi"}), "c")
+
+
+@pytest.fixture
+def redis_prefix(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError:
+        pytest.skip("no Redis server at 127.0.0.1:6379")
+    prefix = f"test:channels:{uuid.uuid4().hex}:"
+    monkeypatch.setenv("CLINIC_REDIS_URL", REDIS_URL)
+    monkeypatch.setenv("CLINIC_RATE_LIMIT_PREFIX", prefix)
+    yield prefix
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+
+
+def test_replicas_share_limits_through_redis(monkeypatch: pytest.MonkeyPatch,
+                                             serve: Callable[..., LiveServer],
+                                             redis_prefix: str) -> None:
+    limit_env(monkeypatch, sender_burst=3)
+    replica_a, replica_b = serve(ClinicRestInput()), serve(ClinicRestInput())
+    assert post(replica_a, {"sender": "flood", "message": "hi"}).status_code == 200
+    assert post(replica_b, {"sender": "flood", "message": "hi"}).status_code == 200
+    assert post(replica_a, {"sender": "flood", "message": "hi"}).status_code == 200
+    assert_limited(post(replica_b, {"sender": "flood", "message": "hi"}), "flood")
+    keys = list(redis.Redis.from_url(REDIS_URL).scan_iter(f"{redis_prefix}*"))
+    assert keys and not any(b"flood" in key for key in keys)  # identities are hashed
+
+
+def test_unreachable_redis_degrades_to_memory_limits(monkeypatch: pytest.MonkeyPatch,
+                                                     serve: Callable[..., LiveServer],
+                                                     caplog: pytest.LogCaptureFixture
+                                                     ) -> None:
+    limit_env(monkeypatch, sender_burst=2)
+    monkeypatch.setenv("CLINIC_REDIS_URL", "redis://127.0.0.1:9/0")  # nothing listens there
+    server = serve(ClinicRestInput())
+    with caplog.at_level(logging.WARNING, logger="bot.channels.ratelimit"):
+        assert post(server, {"sender": "s", "message": "hi"}).status_code == 200
+        assert post(server, {"sender": "s", "message": "hi"}).status_code == 200
+        assert_limited(post(server, {"sender": "s", "message": "hi"}), "s")
+    warnings = [r for r in caplog.records if "degraded to in-memory" in r.getMessage()]
+    assert len(warnings) == 1

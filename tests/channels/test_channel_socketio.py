@@ -1,0 +1,187 @@
+"""Socket.IO channel: merged bot_uttered, validation, rate limits, session persistence."""
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any, Callable, Dict, Iterator, List
+
+import pytest
+import requests
+import socketio
+from channel_harness import EMERGENCY, FOLLOW_UP, QUESTION, LiveServer, emergency_line, wait_for
+
+from bot.channels.socketio import ClinicSocketIOInput
+
+CREDENTIALS = {"user_message_evt": "user_uttered", "bot_message_evt": "bot_uttered",
+               "session_persistence": True}
+
+
+class Patient:
+    """A widget stand-in: one socket.io connection and the events it received."""
+
+    def __init__(self, server: LiveServer, transport: str = "polling") -> None:
+        self.events: Dict[str, List[Any]] = {"bot_uttered": [], "input_error": [],
+                                             "session_confirm": []}
+        self._lock = threading.Lock()
+        self.client = socketio.Client(reconnection=False)
+        for event in self.events:
+            self.client.on(event, handler=self._recorder(event))
+        self.client.connect(server.base_url, transports=[transport], socketio_path="socket.io",
+                            wait_timeout=10)
+
+    def _recorder(self, event: str) -> Callable[..., None]:
+        def record(*args: Any) -> None:
+            with self._lock:
+                self.events[event].append(args[0] if args else None)
+        return record
+
+    def start_session(self, session_id: Any = None) -> str:
+        self.client.emit("session_request", {"session_id": session_id})
+        return wait_for(lambda: self.events["session_confirm"])[-1]
+
+    def say(self, text: Any, session_id: Any, **extra: Any) -> None:
+        self.client.emit("user_uttered", {"message": text, "session_id": session_id, **extra})
+
+    def bot_messages(self, count: int) -> List[Dict[str, Any]]:
+        wait_for(lambda: len(self.events["bot_uttered"]) >= count)
+        return self.events["bot_uttered"]
+
+    def close(self) -> None:
+        self.client.disconnect()
+
+
+@pytest.fixture
+def server(serve: Callable[..., LiveServer]) -> LiveServer:
+    return serve(ClinicSocketIOInput.from_credentials(CREDENTIALS))
+
+
+@pytest.fixture
+def patients(server: LiveServer) -> Iterator[Callable[..., Patient]]:
+    opened: List[Patient] = []
+
+    def open_patient(transport: str = "polling") -> Patient:
+        opened.append(Patient(server, transport))
+        return opened[-1]
+
+    yield open_patient
+    for patient in opened:
+        patient.close()
+
+
+@pytest.mark.parametrize("transport", ["polling", "websocket"])
+def test_one_bot_uttered_per_response(server: LiveServer, patients: Callable[..., Patient],
+                                      transport: str) -> None:
+    patient = patients(transport)
+    session_id = patient.start_session("session-1")
+    assert session_id == "session-1"
+    patient.say("question", session_id)
+    assert patient.bot_messages(1) == [QUESTION]
+    assert server.dialogue.received[0].sender_id == "session-1"
+    assert server.dialogue.received[0].input_channel == "socketio"
+
+
+def test_escalation_is_emitted_first(server: LiveServer, patients: Callable[..., Patient]
+                                     ) -> None:
+    patient = patients()
+    patient.say("numbness", patient.start_session("session-1"))
+    assert patient.bot_messages(2) == [EMERGENCY, FOLLOW_UP]
+
+
+def test_a_late_escalation_is_logged(server: LiveServer, patients: Callable[..., Patient],
+                                     caplog: pytest.LogCaptureFixture) -> None:
+    patient = patients()
+    patient.say("late emergency", patient.start_session("session-1"))
+    patient.bot_messages(2)
+    assert any("escalation came after" in record.getMessage() for record in caplog.records)
+
+
+def test_session_survives_a_reconnect(server: LiveServer, patients: Callable[..., Patient]
+                                      ) -> None:
+    first = patients()
+    first.say("hello", first.start_session("session-42"))
+    first.bot_messages(1)
+    first.close()
+    again = patients()
+    again.say("question", again.start_session("session-42"))
+    assert again.bot_messages(1) == [QUESTION]
+    assert [m.sender_id for m in server.dialogue.received] == ["session-42", "session-42"]
+
+
+def test_an_invalid_session_id_is_replaced(patients: Callable[..., Patient]) -> None:
+    patient = patients()
+    session_id = patient.start_session("not a valid id!")
+    assert session_id != "not a valid id!" and len(session_id) == 32
+
+
+@pytest.mark.parametrize("event", [
+    pytest.param("just a string", id="string"),
+    pytest.param(["list"], id="list"),
+    pytest.param({"message": 5, "session_id": "session-1"}, id="number-message"),
+    pytest.param({"message": {"nested": [[[]]]}, "session_id": "session-1"}, id="object"),
+    pytest.param({"session_id": "session-1"}, id="no-message"),
+    pytest.param({"message": "hi"}, id="no-session"),
+    pytest.param({"message": "hi", "session_id": "bad id!"}, id="bad-session"),
+    pytest.param({"message": "x" * 4001, "session_id": "session-1"}, id="too-long"),
+    pytest.param({"message": "hi", "session_id": "session-1", "metadata": "{oops"},
+                 id="metadata-text"),
+])
+def test_bad_events_get_an_error_event_and_never_reach_the_dialogue(
+        server: LiveServer, patients: Callable[..., Patient], event: Any) -> None:
+    patient = patients()
+    patient.start_session("session-1")
+    patient.client.emit("user_uttered", event)
+    assert wait_for(lambda: patient.events["input_error"])[0]["error"]
+    patient.say("question", "session-1")  # the connection still works
+    assert patient.bot_messages(1) == [QUESTION]
+    assert server.dialogue.texts == ["question"]
+
+
+def test_text_is_cleaned_and_metadata_kept(server: LiveServer,
+                                           patients: Callable[..., Patient]) -> None:
+    patient = patients()
+    patient.say("my\x00 back\x1b", patient.start_session("session-1"), metadata={"page": "/"})
+    patient.bot_messages(1)
+    assert server.dialogue.received[0].text == "my back"
+    assert server.dialogue.received[0].metadata == {"page": "/"}
+
+
+def test_a_failing_dialogue_still_sends_the_emergency_line(
+        patients: Callable[..., Patient]) -> None:
+    patient = patients()
+    patient.say("crash", patient.start_session("session-1"))
+    assert patient.bot_messages(2)[0] == {"text": emergency_line()}
+
+
+def test_sessions_are_rate_limited(monkeypatch: pytest.MonkeyPatch,
+                                   serve: Callable[..., LiveServer]) -> None:
+    monkeypatch.setenv("CLINIC_RATE_LIMIT_PER_MINUTE", "1")
+    monkeypatch.setenv("CLINIC_RATE_LIMIT_BURST", "2")
+    server = serve(ClinicSocketIOInput.from_credentials(CREDENTIALS))
+    patient = Patient(server)
+    try:
+        session_id = patient.start_session("session-1")
+        for text in ("one", "two", "three"):
+            patient.say(text, session_id)
+        messages = [message["text"] for message in patient.bot_messages(4)]
+        assert emergency_line() in messages  # events are handled concurrently: any order
+        assert any("faster than we can answer" in text for text in messages)
+        assert sorted(server.dialogue.texts) == ["one", "two"]
+    finally:
+        patient.close()
+
+
+def test_a_packet_too_deep_to_decode_leaves_the_connection_working(server: LiveServer) -> None:
+    """Raw engine.io polling, as a hostile client could send it: python-socketio drops the
+    packet (logging an error) before any handler runs."""
+    base = server.url("/socket.io/")
+    handshake = requests.get(base, params={"EIO": "4", "transport": "polling"}, timeout=10)
+    query = {"EIO": "4", "transport": "polling", "sid": json.loads(handshake.text[1:])["sid"]}
+    requests.post(base, params=query, data="40", timeout=10)  # join the default namespace
+    requests.get(base, params=query, timeout=10)
+    deep = "[" * 30000 + "]" * 30000
+    reply = requests.post(base, params=query, data=f'42["user_uttered",{deep}]', timeout=10)
+    assert reply.status_code == 200
+    message = json.dumps(["user_uttered", {"message": "hi", "session_id": "session-1"}])
+    requests.post(base, params=query, data=f"42{message}", timeout=10)
+    assert '"echo: hi"' in requests.get(base, params=query, timeout=10).text
+    assert server.dialogue.texts == ["hi"]

@@ -53,6 +53,9 @@ class Settings:
     clinic_hours: str = field(default_factory=lambda: _env(
         "CLINIC_HOURS", "Mon-Fri 08:00-18:00"))
     clinic_timezone: str = field(default_factory=lambda: _env("CLINIC_TIMEZONE", "Europe/London"))
+    out_of_hours_message: str = field(default_factory=lambda: _env(
+        "CLINIC_OUT_OF_HOURS_MESSAGE",
+        "The clinic is closed right now, so the team will get in touch after it opens"))
     # Staff console.
     secret_key: str = field(default_factory=lambda: _env("CLINIC_SECRET_KEY"))
     retention_days: int = field(default_factory=lambda: _env_int("CLINIC_RETENTION_DAYS", 365))

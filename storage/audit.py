@@ -1,0 +1,24 @@
+"""The audit log: who did what, when, to which conversation (as a keyed hash, never content)."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from sqlalchemy.orm import Session
+
+from storage.models import AuditEntry, utcnow
+
+
+def conversation_ref(conversation_id: str, key: str) -> str:
+    """Keyed hash of a sender id: the same conversation always gets the same reference, yet the
+    log names no one (sender ids can be phone numbers on messaging channels)."""
+    return hmac.new(key.encode(), conversation_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def record(session: Session, *, actor: str, action: str, key: str,
+           conversation_id: str | None = None, **details) -> None:
+    """Add an audit entry to the session's transaction. `details` must hold no patient text."""
+    session.add(AuditEntry(
+        at=utcnow(), actor=actor, action=action,
+        target_ref=conversation_ref(conversation_id, key) if conversation_id else None,
+        details=details or None))

@@ -1,0 +1,170 @@
+"""Catch up the `conversations` summary and triage outcomes from Rasa's `events` table.
+
+Incremental (events with id above a remembered watermark) and idempotent: every conversation
+touched by new events is recomputed from all of its events, so replaying a batch changes nothing.
+Triage decisions found in bot events but missing from triage_outcomes (the action server could
+not write them) are inserted with source="reconciled".
+
+Ids are handed out before commit, so a slow transaction can commit an id below ones already
+seen. The watermark therefore stops at the first hole in the ids until the hole is
+GAP_PATIENCE old (then it is taken as a rollback or an erased event) and re-reads what lies beyond.
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from storage.conversations import chunks, insert_ignore, level_rank, lock_conversations, refresh_outcome_fields
+from storage.db import is_postgresql, session_factory
+from storage.models import Conversation, Event, ProjectorState, TriageOutcome, utcnow
+from storage.repository import apply_consent
+from storage.transcript import Transcript, build_transcript
+
+log = logging.getLogger(__name__)
+
+STATE_NAME = "conversations"
+GAP_PATIENCE = timedelta(seconds=60)
+
+
+def catch_up(engine: Engine, *, batch_size: int = 1000, max_batches: int | None = None) -> int:
+    """Project new events; returns how many event rows were read. Bounded by
+    batch_size * max_batches (None: until done). Returns at once if another process is at it."""
+    read, batches, after = 0, 0, 0
+    while max_batches is None or batches < max_batches:
+        with session_factory(engine)() as session, session.begin():
+            count, after = _project_batch(session, batch_size, after)
+        read += count
+        batches += 1
+        if count < batch_size:
+            break
+    return read
+
+
+def rebuild(engine: Engine, batch_size: int = 5000) -> int:
+    """Recompute every conversation from the start (e.g. after changing the redaction rules)."""
+    with session_factory(engine)() as session, session.begin():
+        _lock_state(session, wait=True).last_event_id = 0
+    return catch_up(engine, batch_size=batch_size)
+
+
+def _lock_state(session: Session, wait: bool) -> ProjectorState | None:
+    insert_ignore(session, ProjectorState,
+                  [{"name": STATE_NAME, "last_event_id": 0}], ["name"])
+    statement = select(ProjectorState).where(ProjectorState.name == STATE_NAME)
+    if is_postgresql(session.bind):
+        statement = statement.with_for_update(skip_locked=not wait)
+    return session.execute(statement).scalar_one_or_none()
+
+
+def _project_batch(session: Session, batch_size: int, after: int) -> tuple[int, int]:
+    """Project up to batch_size events with ids above the watermark and `after` (where the
+    previous batch of this run ended, possibly past a hole). Returns (rows read, last id read)."""
+    state = _lock_state(session, wait=False)
+    if state is None:
+        return 0, after     # another replica is projecting right now
+    start = max(state.last_event_id, after)
+    rows = session.execute(
+        select(Event.id, Event.sender_id).where(Event.id > start)
+        .order_by(Event.id).limit(batch_size)).all()
+    if not rows:
+        return 0, start
+    project_conversations(session, sorted({row.sender_id for row in rows}))
+    if start == state.last_event_id:
+        _advance_watermark(state, [row.id for row in rows])
+    return len(rows), rows[-1].id
+
+
+def _advance_watermark(state: ProjectorState, ids: list[int]) -> None:
+    contiguous = state.last_event_id
+    for event_id in ids:
+        if event_id != contiguous + 1:
+            break
+        contiguous = event_id
+    now = utcnow()
+    if contiguous == ids[-1]:
+        state.last_event_id, state.gap_seen_at = contiguous, None
+    elif state.gap_seen_at is None:
+        state.last_event_id, state.gap_seen_at = contiguous, now
+    elif now - state.gap_seen_at >= GAP_PATIENCE:
+        state.last_event_id, state.gap_seen_at = ids[-1], None
+    else:
+        state.last_event_id = contiguous
+
+
+def load_transcripts(session: Session, sender_ids: list[str]) -> dict[str, Transcript]:
+    events: dict[str, list] = defaultdict(list)
+    for batch in chunks(sender_ids):
+        statement = (select(Event.sender_id, Event.type_name, Event.timestamp, Event.data)
+                     .where(Event.sender_id.in_(batch)).order_by(Event.id))
+        for row in session.execute(statement):
+            events[row.sender_id].append((row.type_name, row.timestamp, row.data))
+    return {sender_id: build_transcript(events[sender_id]) for sender_id in sender_ids}
+
+
+def project_conversations(session: Session, sender_ids: list[str],
+                          transcripts: dict[str, Transcript] | None = None) -> None:
+    """Recompute these conversations' summary rows from their events and outcomes."""
+    transcripts = transcripts or load_transcripts(session, sender_ids)
+    present = {sid: t for sid, t in transcripts.items() if t.last_activity_at is not None}
+    conversations = lock_conversations(
+        session, {sid: (t.channel, t.started_at) for sid, t in present.items()})
+    for sender_id, transcript in present.items():
+        conversation = conversations[sender_id]
+        apply_transcript(conversation, transcript)
+        insert_ignore(session, TriageOutcome, reconciled_outcomes(sender_id, transcript),
+                      ["conversation_id", "event_key"])
+        _fill_missing_sources(session, sender_id, transcript)
+    refresh_outcome_fields(session, conversations.values())
+
+
+def apply_transcript(conversation: Conversation, transcript: Transcript) -> None:
+    conversation.channel = conversation.channel or transcript.channel
+    conversation.started_at = min(filter(None, (conversation.started_at, transcript.started_at)))
+    conversation.last_activity_at = max(conversation.last_activity_at,
+                                        transcript.last_activity_at)
+    if transcript.consent_at is not None:
+        apply_consent(conversation, transcript.consent, transcript.consent_at)
+    conversation.preview = transcript.preview()
+    conversation.search_text = transcript.search_text()
+
+
+def reconciled_outcomes(sender_id: str, transcript: Transcript) -> list[dict]:
+    """triage_outcomes rows for the decisions in a transcript (source="reconciled")."""
+    rows = []
+    findings = {"entities": [vars(f) | {"at": f.at.isoformat() if f.at else None, "status": f.status}
+                             for f in transcript.findings]}
+    for decision in transcript.decisions:
+        payload = decision.payload
+        try:
+            rank = level_rank(str(payload.get("level")))
+        except ValueError:
+            log.warning("ignoring a triage payload with an unknown level in event data")
+            continue
+        rows.append(dict(
+            conversation_id=sender_id, event_key=decision.event_key, level=payload["level"],
+            urgency_rank=rank, red_flags=list(payload.get("red_flags") or []),
+            rules=list(payload.get("rules") or []),
+            protocol_version=payload.get("protocol_version"),
+            plan=list(payload.get("plan") or []), reason=payload.get("reason"),
+            sources=list(payload.get("sources") or []), findings=findings,
+            channel=transcript.channel, created_at=decision.at, source="reconciled",
+            recorded_at=utcnow()))
+    return rows
+
+
+def _fill_missing_sources(session: Session, sender_id: str, transcript: Transcript) -> None:
+    """The action server's write may lack the guideline sources; the bot event has them."""
+    for decision in transcript.decisions:
+        sources = decision.payload.get("sources")
+        if sources:
+            session.execute(
+                update(TriageOutcome)
+                .where(TriageOutcome.conversation_id == sender_id,
+                       TriageOutcome.event_key == decision.event_key,
+                       TriageOutcome.sources == [])
+                .values(sources=list(sources)).execution_options(synchronize_session=False))

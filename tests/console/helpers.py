@@ -1,0 +1,111 @@
+"""Browser helpers for console tests (also for the end-to-end REST test added with the bot).
+
+Typical use, with the fixtures of tests/console/conftest.py:
+
+    log_in(browser, live_server, ADMIN_EMAIL, PASSWORD)
+    open_conversation(browser, live_server, sender_id)
+    assert "emergency" in outcome_text(browser)
+"""
+from __future__ import annotations
+
+import re
+import tempfile
+from urllib.parse import quote
+
+import requests
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+# Staff the console fixtures create before each test.
+PASSWORD = "calf-stretch-every-morning"
+ADMIN_EMAIL = "admin@clinic.example"
+CLINICIAN_EMAIL = "clinician@clinic.example"
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+WAIT_SECONDS = 10
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--window-size=1280,1000")
+
+
+def chromium_driver(profile_dir: str | None = None) -> WebDriver:
+    """Debian's headless Chromium through Debian's chromedriver, with a fresh profile."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    profile_dir = profile_dir or tempfile.mkdtemp(prefix="clinic-chromium-")
+    options.add_argument(f"--user-data-dir={profile_dir}")
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    return driver
+
+
+def wait_for(driver: WebDriver, css: str):
+    return WebDriverWait(driver, WAIT_SECONDS).until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def log_in(driver: WebDriver, base_url: str, email: str, password: str,
+           next_path: str = "/staff/") -> None:
+    driver.get(f"{base_url}/staff/login?next={quote(next_path)}")
+    wait_for(driver, "#login-form")
+    driver.find_element(By.ID, "email").send_keys(email)
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.ID, "sign-in").click()
+    WebDriverWait(driver, WAIT_SECONDS).until(lambda d: "/staff/login" not in d.current_url)
+
+
+def conversation_url(base_url: str, sender_id: str) -> str:
+    return f"{base_url}/staff/conversations/{quote(sender_id, safe='')}"
+
+
+def open_conversation(driver: WebDriver, base_url: str, sender_id: str) -> None:
+    """Load one conversation's page (the browser must be logged in)."""
+    driver.get(conversation_url(base_url, sender_id))
+    wait_for(driver, "#transcript")
+
+
+def transcript_texts(driver: WebDriver) -> list[tuple[str, str]]:
+    """(speaker, text) for each turn of the open conversation page."""
+    return [(turn.find_element(By.CSS_SELECTOR, ".who").text,
+             turn.find_element(By.CSS_SELECTOR, ".text").text)
+            for turn in driver.find_elements(By.CSS_SELECTOR, "#transcript li.turn")]
+
+
+def outcome_text(driver: WebDriver) -> str:
+    return driver.find_element(By.ID, "outcomes").text
+
+
+def session_cookies(driver: WebDriver) -> dict[str, str]:
+    """The browser's cookies, to replay its session from `requests`."""
+    return {cookie["name"]: cookie["value"] for cookie in driver.get_cookies()}
+
+
+def replay_session(driver: WebDriver, base_url: str, page: str = "/staff/"
+                   ) -> tuple[requests.Session, str | None]:
+    """A requests session carrying the browser's login, and the CSRF token found on `page`."""
+    http = requests.Session()
+    http.cookies.update(session_cookies(driver))
+    response = http.get(base_url + page)
+    return http, csrf_token_in(response.text) if response.ok else None
+
+
+def csrf_token_in(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def log_in_test_client(client, email: str, password: str):
+    """Sign a Flask test client in; returns the login response and a CSRF token for its forms
+    (a new one: signing in starts a new session)."""
+    token = csrf_token_in(client.get("/staff/login").get_data(as_text=True))
+    response = client.post("/staff/login", data={"email": email, "password": password,
+                                                  "csrf_token": token, "next": "/staff/"})
+    page = client.get("/staff/handoffs")
+    return response, csrf_token_in(page.get_data(as_text=True)) if page.status_code == 200 \
+        else None

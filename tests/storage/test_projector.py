@@ -1,0 +1,101 @@
+"""The projector builds the console's summary from Rasa's events and reconciles outcomes."""
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from storage import projector, synthetic
+from storage.db import session_factory
+from storage.models import Conversation, ProjectorState, TriageOutcome
+from storage.transcript import outcome_event_key
+
+pytestmark = pytest.mark.postgres
+
+
+def rows(engine, model, **where):
+    with session_factory(engine)() as session:
+        return session.execute(select(model).filter_by(**where)).scalars().all()
+
+
+def test_a_triage_outcome_written_only_as_a_bot_event_is_reconciled(engine):
+    t0 = time.time() - 600
+    synthetic.store_events(engine, "web-1", synthetic.cauda_equina_conversation(
+        t0, first_message="I'm Sarah Jones, my back hurts and my legs feel weak"))
+
+    projector.catch_up(engine)
+    projector.catch_up(engine)      # idempotent: nothing new, nothing doubled
+
+    [outcome] = rows(engine, TriageOutcome, conversation_id="web-1")
+    assert outcome.source == "reconciled"
+    assert (outcome.level, outcome.red_flags, outcome.rules) == (
+        "emergency", ["cauda_equina"], ["cauda_equina.any_symptom"])
+    assert outcome.sources == ["NICE CKS Sciatica", "GIRFT National Suspected CES pathway"]
+    assert {"value": "saddle_anaesthesia", "status": "present"}.items() <= \
+        outcome.findings["entities"][-1].items()
+    [conversation] = rows(engine, Conversation, sender_id="web-1")
+    assert (conversation.max_level, conversation.consent, conversation.channel) == (
+        "emergency", True, "rest")
+    assert conversation.preview == "I'm [name], my back hurts and my legs feel weak"
+    assert "Sarah" not in conversation.search_text
+    assert conversation.started_at == datetime.fromtimestamp(t0, timezone.utc)
+
+
+def test_an_outcome_the_action_server_wrote_is_not_duplicated(engine, repository):
+    t0 = time.time() - 600
+    events = synthetic.calf_cramp_conversation(t0)
+    last_user = [e for e in events if e["event"] == "user"][-1]
+    repository.record_outcome(
+        conversation_id="web-2", level="self_care", red_flags=[], rules=["cramps.no_red_flags"],
+        protocol_version="2026.11.0", plan=["calf_soleus"], reason="Night cramps.",
+        findings={}, channel="rest", created_at=datetime.now(timezone.utc),
+        event_key=outcome_event_key(last_user["timestamp"]))
+    synthetic.store_events(engine, "web-2", events)
+
+    projector.catch_up(engine)
+
+    [outcome] = rows(engine, TriageOutcome, conversation_id="web-2")
+    assert outcome.source == "action_server"
+    assert outcome.sources == ["NICE CKS Leg cramps"]   # filled in from the bot event
+
+
+def test_new_events_update_the_summary_incrementally(engine):
+    t0 = time.time() - 3600
+    synthetic.store_events(engine, "web-3", synthetic.calf_cramp_conversation(t0, consent=False))
+    projector.catch_up(engine)
+    assert rows(engine, Conversation, sender_id="web-3")[0].max_level == "self_care"
+
+    synthetic.store_events(engine, "web-3", synthetic.cauda_equina_conversation(t0 + 1800, consent=True)[3:])
+    assert projector.catch_up(engine) == 6      # only the new rows are read
+
+    [conversation] = rows(engine, Conversation, sender_id="web-3")
+    assert (conversation.max_level, conversation.consent) == ("emergency", True)
+    assert conversation.last_activity_at > datetime.fromtimestamp(t0 + 1800, timezone.utc)
+    assert len(rows(engine, TriageOutcome, conversation_id="web-3")) == 2
+
+
+def test_the_watermark_waits_at_a_hole_in_the_ids_until_it_is_old(engine):
+    state = ProjectorState(name="x", last_event_id=10, gap_seen_at=None)
+    projector._advance_watermark(state, [11, 12, 14, 15])
+    assert state.last_event_id == 12 and state.gap_seen_at is not None
+
+    projector._advance_watermark(state, [13, 14, 15])   # the late transaction committed
+    assert (state.last_event_id, state.gap_seen_at) == (15, None)
+
+    projector._advance_watermark(state, [17])
+    state.gap_seen_at -= projector.GAP_PATIENCE + timedelta(seconds=1)
+    projector._advance_watermark(state, [17])            # 16 never came: a rollback
+    assert state.last_event_id == 17
+
+
+def test_events_past_a_hole_are_still_projected(engine):
+    t0 = time.time() - 600
+    synthetic.store_events(engine, "erased", synthetic.calf_cramp_conversation(t0))
+    synthetic.store_events(engine, "kept", synthetic.calf_cramp_conversation(t0))
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM events WHERE sender_id = 'erased'")
+
+    projector.catch_up(engine, batch_size=3)
+
+    assert [c.sender_id for c in rows(engine, Conversation)] == ["kept"]
+    assert rows(engine, Conversation)[0].max_level == "self_care"

@@ -1,0 +1,191 @@
+"""Console pages: the conversation list, one conversation, reviews, reveal, erasure, handoffs."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import case, select
+
+from storage import audit, projector
+from storage.models import (
+    HANDOFF_STATUSES,
+    LEVEL_RANKS,
+    REVIEW_STATUSES,
+    AuditEntry,
+    Conversation,
+    HandoffRequest,
+    Review,
+    TriageOutcome,
+    utcnow,
+)
+from storage.redaction import redact
+from storage.retention import erase_conversation
+from storage.transcript import Transcript
+from webapp.console import bp, db, engine, record_audit, settings
+from webapp.console.auth import role_required
+from webapp.console.listing import LEVEL_CHOICES, ListFilters, conversation_page, filter_options
+
+# Events projected before a list page is drawn, at most (the CLI catches up the rest).
+LIST_CATCH_UP_EVENTS = 500
+
+
+def zone() -> ZoneInfo:
+    return ZoneInfo(settings().clinic_timezone)
+
+
+def conversation_id_from_form() -> str:
+    conversation_id = request.form.get("conversation_id", "")
+    if not conversation_id:
+        abort(400)
+    return conversation_id
+
+
+@bp.get("/")
+def conversations():
+    projector.catch_up(engine(), batch_size=LIST_CATCH_UP_EVENTS, max_batches=1)
+    filters = ListFilters.from_args(request.args)
+    page = conversation_page(db(), filters, zone(), after=request.args.get("after"),
+                             before=request.args.get("before"))
+    options = filter_options(db(), current_app.config.get("CONSOLE_OPTIONS_TTL", 60))
+    record_audit("list", **filters.audit_details())
+    db().commit()
+    return render_template("console/list.html", page=page, filters=filters,
+                           levels=LEVEL_CHOICES, statuses=REVIEW_STATUSES, options=options,
+                           redact=redact)
+
+
+@dataclass
+class ConversationView:
+    conversation: Conversation
+    transcript: Transcript
+    outcomes: list[TriageOutcome]
+    handoffs: list[HandoffRequest]
+    reviews: list[Review]
+
+
+def load_conversation(conversation_id: str) -> ConversationView:
+    """Bring the summary up to date with the events, then load everything shown about it."""
+    session = db()
+    transcript = projector.load_transcripts(session, [conversation_id])[conversation_id]
+    projector.project_conversations(session, [conversation_id], {conversation_id: transcript})
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        abort(404)
+
+    def rows(model, order):
+        return session.execute(select(model).where(model.conversation_id == conversation_id)
+                               .order_by(order)).scalars().all()
+
+    return ConversationView(conversation, transcript,
+                            rows(TriageOutcome, TriageOutcome.created_at),
+                            rows(HandoffRequest, HandoffRequest.created_at),
+                            rows(Review, Review.created_at.desc()))
+
+
+def render_conversation(conversation_id: str, *, revealed: bool):
+    view = load_conversation(conversation_id)
+    record_audit("reveal" if revealed else "view", conversation_id)
+    db().commit()
+    shown = (lambda text: text) if revealed else redact
+    return render_template("console/conversation.html", view=view, revealed=revealed,
+                           shown=shown, review_statuses=REVIEW_STATUSES)
+
+
+@bp.get("/conversations/<path:conversation_id>")
+def conversation(conversation_id: str):
+    return render_conversation(conversation_id, revealed=False)
+
+
+@bp.post("/reveal")
+@role_required("admin")
+def reveal():
+    return render_conversation(conversation_id_from_form(), revealed=True)
+
+
+@bp.post("/review")
+def review():
+    conversation_id = conversation_id_from_form()
+    summary = db().get(Conversation, conversation_id, with_for_update=True)
+    if summary is None:
+        abort(404)
+    follow_up = request.form.get("follow_up") == "on"
+    status = "follow_up" if follow_up else request.form.get("status", "reviewed")
+    if status not in REVIEW_STATUSES:
+        abort(400)
+    note = request.form.get("note", "").strip()[:4000] or None
+    db().add(Review(conversation_id=conversation_id, status=status, reviewer=g.staff.email,
+                    note=note, follow_up=follow_up, created_at=utcnow()))
+    summary.review_status = status
+    record_audit("review", conversation_id, status=status, note=note is not None)
+    db().commit()
+    flash({"reviewed": "Marked reviewed.", "follow_up": "Flagged for clinical follow-up.",
+           "new": "Marked as not reviewed."}[status])
+    return redirect(url_for("console.conversation", conversation_id=conversation_id))
+
+
+@bp.post("/erase")
+@role_required("admin")
+def erase():
+    conversation_id = conversation_id_from_form()
+    if request.form.get("confirm") != "yes":
+        flash("Tick the box to confirm the patient asked for erasure.")
+        return redirect(url_for("console.conversation", conversation_id=conversation_id))
+    erase_conversation(db(), conversation_id, actor=g.staff.email,
+                       audit_key=settings().secret_key)
+    db().commit()
+    flash("The conversation was erased. The audit log keeps only that it happened.")
+    return redirect(url_for("console.conversations"))
+
+
+@bp.get("/handoffs")
+def handoffs():
+    status = request.args.get("status", "open")
+    if status not in HANDOFF_STATUSES:
+        status = "open"
+    urgency = case(LEVEL_RANKS, value=HandoffRequest.level, else_=0)
+    rows = db().execute(select(HandoffRequest).where(HandoffRequest.status == status)
+                        .order_by(urgency.desc(), HandoffRequest.created_at).limit(500)
+                        ).scalars().all()
+    record_audit("view_handoffs", status=status, shown=len(rows))
+    db().commit()
+    return render_template("console/handoffs.html", rows=rows, status=status,
+                           statuses=HANDOFF_STATUSES)
+
+
+@bp.post("/handoffs/<int:handoff_id>/status")
+def handoff_status(handoff_id: int):
+    status = request.form.get("status")
+    if status not in HANDOFF_STATUSES:
+        abort(400)
+    handoff = db().get(HandoffRequest, handoff_id, with_for_update=True)
+    if handoff is None:
+        abort(404)
+    handoff.status, handoff.updated_at, handoff.updated_by = status, utcnow(), g.staff.email
+    record_audit("handoff_status", handoff.conversation_id, handoff=handoff_id, status=status)
+    db().commit()
+    flash(f"Callback request marked {status}.")
+    return redirect(url_for("console.handoffs", status=request.form.get("back", "open")))
+
+
+@bp.get("/audit")
+@role_required("admin")
+def audit_log():
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(300)
+    conversation_id = request.args.get("conversation", "").strip()
+    if conversation_id:
+        query = query.where(AuditEntry.target_ref == audit.conversation_ref(
+            conversation_id, settings().secret_key))
+    entries = db().execute(query).scalars().all()
+    return render_template("console/audit.html", entries=entries,
+                           conversation_id=conversation_id)
+
+
+@bp.errorhandler(400)
+@bp.errorhandler(401)
+@bp.errorhandler(403)
+@bp.errorhandler(404)
+@bp.errorhandler(413)
+@bp.errorhandler(429)
+def error_page(error):
+    return render_template("console/error.html", error=error), error.code

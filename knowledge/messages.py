@@ -13,7 +13,7 @@ from knowledge.conversation import ConversationState
 from knowledge.explain import explain, join, topic_for_findings
 from knowledge.model import SCREEN_PREFIX, Knowledge, Question, knowledge
 from knowledge.plan import PlanStep, build_plan
-from knowledge.triage import Outcome, present_findings, unknown_items
+from knowledge.triage import ABSENT, Outcome, present_findings, unknown_items
 
 YES_NO_BUTTONS = ({"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"},
                   {"title": "Not sure", "payload": "/unsure"})
@@ -30,20 +30,22 @@ def question_message(question: Question, findings: Mapping[str, str], k: Knowled
     return {"text": text, "buttons": [dict(b) for b in YES_NO_BUTTONS], "custom": {"ask": question.id}}
 
 
-def _fired_findings(outcome: Outcome, flags: set[str], k: Knowledge) -> list[str]:
-    """Labels of what raised these flags; a bare "yes" to a question names its items instead."""
-    findings = [f for hit in outcome.hits if hit.flag in flags for f in hit.findings]
-    labels = [k.findings[f].label for f in findings if f in k.findings]
+def _fired_findings(outcome: Outcome, flags: set[str], k: Knowledge, findings: Mapping[str, str]) -> list[str]:
+    """Labels of what raised these flags; a bare "yes" to a question names its items instead
+    (those the patient had not ruled out)."""
+    fired = [f for hit in outcome.hits if hit.flag in flags for f in hit.findings]
+    labels = [k.findings[f].label for f in fired if f in k.findings]
     if not labels:
-        for finding in findings:
+        for finding in fired:
             question = k.question(finding.removeprefix(SCREEN_PREFIX))
-            labels.append("one or more of: " + ", ".join(k.findings[i].label for i in question.items))
+            items = [i for i in question.items if findings.get(i) != ABSENT] or list(question.items)
+            labels.append("one or more of: " + ", ".join(k.findings[i].label for i in items))
     return list(dict.fromkeys(labels))
 
 
-def _reasons(outcome: Outcome, flags: list[str], k: Knowledge) -> list[str]:
-    return [k.advice["reason"].format(findings=join(_fired_findings(outcome, {flag}, k)), why=k.red_flags[flag].why)
-            for flag in flags]
+def _reasons(outcome: Outcome, flags: list[str], k: Knowledge, findings: Mapping[str, str]) -> list[str]:
+    return [k.advice["reason"].format(findings=join(_fired_findings(outcome, {flag}, k, findings)),
+                                      why=k.red_flags[flag].why) for flag in flags]
 
 
 def triage_payload(outcome: Outcome, plan: list[PlanStep], contact: Contact, reason: str,
@@ -58,14 +60,15 @@ def triage_payload(outcome: Outcome, plan: list[PlanStep], contact: Contact, rea
     return payload
 
 
-def escalation_message(outcome: Outcome, contact: Contact, k: Knowledge | None = None) -> dict:
+def escalation_message(outcome: Outcome, contact: Contact, findings: Mapping[str, str],
+                       k: Knowledge | None = None) -> dict:
     """The advice for an emergency or urgent outcome: what to do now, why, what to say."""
     k = k or knowledge()
     advice = k.advice["levels"][outcome.level]
     flags = [f for f in outcome.red_flags if k.level_rank(max(
         (h.level for h in outcome.hits if h.flag == f), key=k.level_rank)) == k.level_rank(outcome.level)]
-    values = dict(contact, summary="; ".join(_fired_findings(outcome, set(flags), k)))
-    reasons = _reasons(outcome, flags, k)
+    values = dict(contact, summary="; ".join(_fired_findings(outcome, set(flags), k, findings)))
+    reasons = _reasons(outcome, flags, k, findings)
     lines = [advice["headline"].format(**values), *(f"- {step.format(**values)}" for step in advice["steps"]),
              *reasons, k.advice["not_a_diagnosis"]]
     return {"text": "\n".join(lines), "custom": {"triage": triage_payload(outcome, [], contact, " ".join(reasons), k)}}
@@ -112,10 +115,10 @@ def outcome_messages(state: ConversationState, contact: Contact, k: Knowledge | 
     findings = state.findings
     advice = k.advice["levels"][outcome.level]
     if outcome.is_escalation:
-        message = escalation_message(outcome, contact, k)
+        message = escalation_message(outcome, contact, findings, k)
         return [message, safety_net_message(findings, outcome, contact, k)]
     plan = build_plan(findings, k)
-    reasons = _reasons(outcome, list(outcome.red_flags), k) or [k.advice["self_care_reason"]]
+    reasons = _reasons(outcome, list(outcome.red_flags), k, findings) or [k.advice["self_care_reason"]]
     headline = [advice["headline"].format(**contact), *(f"- {s.format(**contact, summary='')}" for s in advice["steps"])]
     decision = {"text": "\n".join([*headline, *reasons, k.advice["not_a_diagnosis"]]),
                 "custom": {"triage": triage_payload(outcome, plan, contact, " ".join(reasons), k)}}

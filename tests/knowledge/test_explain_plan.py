@@ -84,8 +84,8 @@ def test_question_names_only_what_is_still_unknown():
 
 
 def test_emergency_message_says_call_now_what_to_say_and_not_to_drive():
-    outcome = evaluate({"back_pain": "present", "bladder_dysfunction": "present"})
-    message = escalation_message(outcome, CONTACT)
+    findings = {"back_pain": "present", "bladder_dysfunction": "present"}
+    message = escalation_message(evaluate(findings), CONTACT, findings)
     text = message["text"]
     assert text.startswith("This could be serious. Please call 112 now.")
     assert "Tell them you have: new trouble peeing" in text and "Don't drive yourself" in text

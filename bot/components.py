@@ -1,0 +1,63 @@
+"""ClinicalFindingsExtractor: the NLU component that reads findings out of every message.
+
+It runs after SpacyNLP (which loads the project's pipeline by path, bot/config.yml) and turns the
+spaCy doc into entities:
+  finding  value = finding id, role = present | absent | past | hypothetical | other
+  answer   value = affirm | qualified_affirm | deny | unsure (how a yes/no reply starts)
+  topic    value = knowledge-graph node a question is about
+Deterministic: no training. DIET only classifies intents.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import SPACY_DOCS
+from rasa.nlu.extractors.extractor import EntityExtractorMixin
+from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot import runtime  # noqa: F401  (applies the action-server timeout in the Rasa server)
+from knowledge.nlp.pipeline import Analysis, analyse, analyse_doc
+
+EXTRACTOR = "ClinicalFindingsExtractor"
+
+
+def entities_for(analysis: Analysis) -> List[Dict[Text, Any]]:
+    entities: List[Dict[Text, Any]] = []
+    for mention in analysis.mentions:
+        entity = {"entity": "finding", "value": mention.finding, "role": mention.status, "start": mention.start,
+                  "end": mention.end, "confidence_entity": 1.0, "extractor": EXTRACTOR}
+        if mention.assertion is not None:
+            entity["assertion"] = mention.as_dict()["assertion"]
+        entities.append(entity)
+    if analysis.answer:
+        entities.append({"entity": "answer", "value": analysis.answer, "start": 0, "end": 0,
+                         "confidence_entity": 1.0, "extractor": EXTRACTOR})
+    for topic in analysis.topics:
+        entities.append({"entity": "topic", "value": topic, "start": 0, "end": 0, "confidence_entity": 1.0,
+                         "extractor": EXTRACTOR})
+    return entities
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
+class ClinicalFindingsExtractor(GraphComponent, EntityExtractorMixin):
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "ClinicalFindingsExtractor":
+        return cls()
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            doc = message.get(SPACY_DOCS[TEXT])
+            text = message.get(TEXT) or ""
+            analysis = analyse_doc(doc) if doc is not None else analyse(text)
+            message.set(ENTITIES, message.get(ENTITIES, []) + entities_for(analysis), add_to_output=True)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data

@@ -1,0 +1,120 @@
+"""What the deterministic triage policy decides, from a conversation's events (plain dicts).
+
+Kept free of Rasa objects so it can be tested directly; bot/policy.py wraps it for Rasa.
+
+1. Escalation: right after every user message, the findings so far are run through the triage
+   rules. A new emergency or urgent red flag (or a more urgent level) interrupts whatever is going
+   on: the advice is uttered at once (utter_escalation, rendered in the Rasa server by bot/nlg.py,
+   so it needs no action server), then recorded (action_record_outcome). An emergency ends the
+   screen; after an urgent one, only questions that could still reveal an emergency are asked.
+2. Never silent: if an action-server action ran but came back with nothing (server down or timed
+   out: Rasa logs the error and drops its events), and the patient has had no reply since their
+   message, the bot says utter_degraded (also rendered in the Rasa server, with safety advice).
+3. After a handoff request interrupted the screen, the screen resumes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from knowledge.conversation import state_from_events
+from knowledge.model import Knowledge, knowledge
+from knowledge.triage import Outcome, evaluate
+
+ESCALATE = "utter_escalation"
+RECORD = "action_record_outcome"
+DEGRADED = "utter_degraded"
+LISTEN = "action_listen"
+TRIAGE_FORM = "triage_form"
+HANDOFF_FORM = "handoff_form"
+RECORD_HANDOFF = "action_record_handoff"
+ESCALATION_LEVELS = ("emergency", "urgent")
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str
+    end_screen: bool = False     # deactivate the active form (emergency)
+
+
+def _last_index(events: list[dict], kind: str, name: str | None = None) -> int:
+    for index in range(len(events) - 1, -1, -1):
+        event = events[index]
+        if event.get("event") == kind and (name is None or event.get("name") == name):
+            return index
+    return -1
+
+
+def _session(events: list[dict]) -> list[dict]:
+    start = max(_last_index(events, "session_started"), _last_index(events, "restart"))
+    return events[start + 1:]
+
+
+def escalations(events: list[dict], k: Knowledge | None = None) -> list[Outcome]:
+    """The outcome announced at each utter_escalation so far (replayed from the events)."""
+    k = k or knowledge()
+    announced = []
+    for index, event in enumerate(events):
+        if event.get("event") == "action" and event.get("name") == ESCALATE:
+            announced.append(evaluate(state_from_events(events[:index], k).findings, k))
+    return announced
+
+
+def needs_escalation(outcome: Outcome, before: list[Outcome], k: Knowledge) -> bool:
+    """A new emergency/urgent flag at the outcome's level, or a more urgent level than before."""
+    if outcome.level not in ESCALATION_LEVELS:
+        return False
+    highest = max((o.level for o in before), key=k.level_rank, default="self_care")
+    if k.level_rank(outcome.level) > k.level_rank(highest):
+        return True
+    if k.level_rank(outcome.level) < k.level_rank(highest):
+        return False
+    announced = {flag for o in before for flag in o.red_flags}
+    at_level = {hit.flag for hit in outcome.hits if hit.level == outcome.level}
+    return bool(at_level - announced)
+
+
+def _silent_failure(events: list[dict], custom_actions: set[str]) -> bool:
+    """An action-server action ran, produced nothing, and the patient has had no reply."""
+    if not events or events[-1].get("event") != "action" or events[-1].get("name") not in custom_actions:
+        return False
+    last_user = _last_index(events, "user")
+    return last_user >= 0 and _last_index(events, "bot") < last_user
+
+
+def _screen_was_interrupted_by_handoff(events: list[dict]) -> bool:
+    loops = [e.get("name") for e in events if e.get("event") == "active_loop"]
+    if HANDOFF_FORM not in loops:
+        return False
+    before = loops[: len(loops) - 1 - loops[::-1].index(HANDOFF_FORM)]
+    return bool(before) and before[-1] == TRIAGE_FORM
+
+
+def decide(events: Iterable[dict], custom_actions: set[str], k: Knowledge | None = None) -> Decision | None:
+    """The action the policy insists on next, or None to leave it to the other policies."""
+    k = k or knowledge()
+    events = _session(list(events))
+    last_action = _last_index(events, "action")
+    last_user = _last_index(events, "user")
+    previous = events[last_action].get("name") if last_action >= 0 else None
+
+    if last_user > last_action:  # a new message from the patient
+        outcome = evaluate(state_from_events(events, k).findings, k)
+        if needs_escalation(outcome, escalations(events, k), k):
+            return Decision(ESCALATE, end_screen=outcome.level == "emergency")
+        return None
+    if previous == ESCALATE:
+        return Decision(RECORD)
+    if previous == RECORD:
+        announced = escalations(events, k)
+        outcome = evaluate(state_from_events(events, k).findings, k)
+        if announced and announced[-1].level == "urgent" and outcome.pending:
+            return Decision(TRIAGE_FORM)
+        return Decision(LISTEN)
+    if _silent_failure(events, custom_actions):
+        return Decision(DEGRADED)
+    if previous == DEGRADED:
+        return Decision(LISTEN)
+    if previous == RECORD_HANDOFF and _screen_was_interrupted_by_handoff(events):
+        return Decision(TRIAGE_FORM)
+    return None

@@ -1,0 +1,132 @@
+"""Where Rasa keeps conversations and per-conversation locks, chosen from the environment.
+
+ClinicTrackerStore: Rasa's SQL tracker store on CLINIC_DATABASE_URL (SQLite file by default,
+PostgreSQL in production). Connections are checked before use and reads/writes are retried for a
+while, so a database restart loses no event: the turn waits, then is stored.
+ClinicLockStore: Redis when CLINIC_REDIS_URL is set (several Rasa replicas share conversations),
+else in memory. If Redis goes away, each replica falls back to its own in-memory locks (degraded:
+a conversation stays consistent as long as its messages reach one replica, which the proxy's
+sticky sessions ensure) and returns to Redis when it is back.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any, Optional, Text
+from urllib.parse import urlparse
+
+import sqlalchemy as sa
+from rasa.core.lock import TicketLock
+from rasa.core.lock_store import InMemoryLockStore, LockStore, RedisLockStore
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy.engine import make_url
+
+from clinic.settings import get_settings
+
+logger = logging.getLogger(__name__)
+DB_RETRY_SECONDS = 30.0
+REDIS_RETRY_SECONDS = 30.0
+
+
+def tracker_store_arguments(database_url: str) -> dict[str, Any]:
+    """Rasa's SQLTrackerStore keyword arguments for a SQLAlchemy URL."""
+    url = make_url(database_url)
+    dialect = url.drivername
+    if dialect.startswith("sqlite"):
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        return {"dialect": "sqlite", "db": url.database}
+    return {"dialect": dialect, "host": url.host, "port": url.port, "db": url.database,
+            "username": url.username, "password": url.password, "query": dict(url.query) or None}
+
+
+async def _retrying(operation, what: str):
+    deadline = time.monotonic() + DB_RETRY_SECONDS
+    delay = 0.2
+    while True:
+        try:
+            return await operation()
+        except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError) as error:
+            if time.monotonic() > deadline:
+                raise
+            logger.warning("Database unavailable while trying to %s (%s); retrying", what, type(error).__name__)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+class ClinicTrackerStore(SQLTrackerStore):
+    def __init__(self, domain: Optional[Domain] = None, host: Optional[Text] = None, event_broker=None,
+                 **kwargs: Any) -> None:
+        settings = get_settings()
+        super().__init__(domain=domain, event_broker=event_broker,
+                         **tracker_store_arguments(settings.database_url), **kwargs)
+        # Rasa's engine does not test pooled connections; after a database restart the first
+        # use of a stale connection would fail. pool_pre_ping replaces dead connections.
+        self.engine = sa.create_engine(self.engine.url, pool_pre_ping=True, **create_engine_kwargs(self.engine.url))
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+        if self.engine.dialect.name == "sqlite":
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        await _retrying(lambda: super(ClinicTrackerStore, self).save(tracker), "save a conversation")
+
+    async def _retrieve(self, sender_id: Text, fetch_events_from_all_sessions: bool):
+        return await _retrying(
+            lambda: super(ClinicTrackerStore, self)._retrieve(sender_id, fetch_events_from_all_sessions),
+            "read a conversation")
+
+
+class ClinicLockStore(LockStore):
+    def __init__(self, host: Optional[Text] = None, **kwargs: Any) -> None:
+        self.memory = InMemoryLockStore()
+        self.redis: RedisLockStore | None = None
+        self._redis_down_since: float | None = None
+        url = get_settings().redis_url
+        if url:
+            parsed = urlparse(url)
+            self.redis = RedisLockStore(host=parsed.hostname or "localhost", port=parsed.port or 6379,
+                                        db=int(parsed.path.lstrip("/") or 0), password=parsed.password,
+                                        use_ssl=parsed.scheme == "rediss", key_prefix="clinic")
+
+    @property
+    def mode(self) -> str:
+        if self.redis is None:
+            return "memory"
+        return "degraded" if self._redis_down_since is not None else "redis"
+
+    def _store(self) -> LockStore:
+        if self.redis is None:
+            return self.memory
+        if self._redis_down_since is not None and time.monotonic() - self._redis_down_since < REDIS_RETRY_SECONDS:
+            return self.memory
+        return self.redis
+
+    def _call(self, method: str, *args: Any):
+        import redis
+
+        store = self._store()
+        try:
+            result = getattr(store, method)(*args)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
+            if self._redis_down_since is None:
+                logger.warning("Redis lock store unreachable (%s): using this replica's in-memory locks "
+                               "until it is back (degraded mode)", type(error).__name__)
+            self._redis_down_since = time.monotonic()
+            return getattr(self.memory, method)(*args)
+        if store is self.redis and self._redis_down_since is not None:
+            logger.warning("Redis lock store is back; leaving degraded mode")
+            self._redis_down_since = None
+        return result
+
+    def get_lock(self, conversation_id: Text) -> Optional[TicketLock]:
+        return self._call("get_lock", conversation_id)
+
+    def delete_lock(self, conversation_id: Text) -> None:
+        self._call("delete_lock", conversation_id)
+
+    def save_lock(self, lock: TicketLock) -> None:
+        self._call("save_lock", lock)

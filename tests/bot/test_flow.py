@@ -1,0 +1,73 @@
+"""The deterministic policy's decisions, from conversation events."""
+from bot.flow import DEGRADED, ESCALATE, LISTEN, RECORD, TRIAGE_FORM, decide
+from tests.conversation_events import action, asked, bot, loop, user
+
+CUSTOM = {"action_answer_question", "action_triage_outcome", "action_record_outcome", "triage_form",
+          "handoff_form", "action_record_handoff", "validate_triage_form"}
+
+
+def test_emergency_in_the_first_message_escalates_at_once_and_ends_the_screen():
+    decision = decide([action("action_listen"), user("I can't feel it when I wipe and my back hurts")], CUSTOM)
+    assert decision.action == ESCALATE and decision.end_screen
+
+
+def test_the_advice_is_recorded_then_the_bot_listens_after_an_emergency():
+    events = [action("action_listen"), user("I've wet myself and my back hurts"), action(ESCALATE), bot("call 999")]
+    assert decide(events, CUSTOM).action == RECORD
+    assert decide(events + [action(RECORD)], CUSTOM).action == LISTEN
+
+
+def test_a_negated_red_flag_does_not_escalate():
+    assert decide([action("action_listen"), user("my back hurts, no numbness down there")], CUSTOM) is None
+
+
+def test_a_red_flag_revealed_in_an_answer_escalates():
+    events = [action("action_listen"), user("my back hurts"), *asked("cauda_equina"), action("action_listen"),
+              user("yes both legs", intent="affirm")]
+    assert decide(events, CUSTOM).action == ESCALATE
+
+
+def test_a_red_flag_while_the_plan_is_discussed_escalates():
+    events = [action("action_listen"), user("my calves are tight"), action("action_triage_outcome"), bot("plan"),
+              action("action_listen"), user("why heel walking first? also my foot is starting to slap", "ask_question")]
+    decision = decide(events, CUSTOM)
+    assert decision.action == ESCALATE and not decision.end_screen  # urgent, not emergency
+
+
+def test_the_same_flag_is_not_announced_twice_but_a_more_urgent_one_is():
+    first = [action("action_listen"), user("my calf is swollen and red"), action(ESCALATE), bot(), action(RECORD)]
+    again = first + [action("action_listen"), user("it's still swollen")]
+    assert decide(again, CUSTOM) is None
+    worse = first + [action("action_listen"), user("and now I'm suddenly short of breath")]
+    decision = decide(worse, CUSTOM)
+    assert decision.action == ESCALATE and decision.end_screen
+
+
+def test_after_urgent_advice_the_screen_goes_on_with_questions_that_could_reveal_an_emergency():
+    events = [action("action_listen"), user("my calf is swollen and painful"), action(ESCALATE), bot(), action(RECORD)]
+    assert decide(events, CUSTOM).action == TRIAGE_FORM
+
+
+def test_an_action_that_came_back_empty_gets_an_apology_not_silence():
+    events = [action("action_listen"), user("what is the soleus?", "ask_question"), action("action_answer_question")]
+    assert decide(events, CUSTOM).action == DEGRADED
+    assert decide(events + [action(DEGRADED), bot("sorry")], CUSTOM).action == LISTEN
+
+
+def test_an_action_that_replied_is_not_a_failure():
+    events = [action("action_listen"), user("what is the soleus?", "ask_question"), action("action_answer_question"),
+              bot("The soleus ...")]
+    assert decide(events, CUSTOM) is None
+
+
+def test_the_screen_resumes_after_a_handoff_that_interrupted_it():
+    events = [action("action_listen"), user("my back hurts"), action("triage_form"), loop("triage_form"),
+              action("action_listen"), user("can I talk to someone", "request_human"), action("handoff_form"),
+              loop("handoff_form"), action("handoff_form"), loop(None), action("action_record_handoff"), bot("thanks")]
+    assert decide(events, CUSTOM).action == TRIAGE_FORM
+
+
+def test_a_restart_forgets_earlier_escalations():
+    events = [action("action_listen"), user("I've wet myself and my back hurts"), action(ESCALATE), bot(),
+              {"event": "restart"}, action("action_listen"), user("I've wet myself and my back hurts")]
+    assert decide(events, CUSTOM).action == ESCALATE

@@ -1,0 +1,44 @@
+"""One base class for the forms: slots are read from the whole conversation, not one message.
+
+Rasa's SDK extracts slots one message at a time and then drops those no longer required; here
+an answered question is by definition no longer required, so the base class runs the form
+itself: read the conversation (knowledge.conversation), set the slots that changed, and name the
+next slot to ask.
+"""
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+from rasa_sdk.types import DomainDict
+
+from actions.common import conversation
+from knowledge.conversation import ConversationState
+
+
+class ConversationFormValidation(FormValidationAction):
+    @abstractmethod
+    def extract(self, state: ConversationState, tracker: Tracker,
+                dispatcher: CollectingDispatcher) -> Dict[Text, Any]:
+        """Slot values the conversation now supports (unchanged ones are ignored)."""
+
+    @abstractmethod
+    def missing(self, state: ConversationState, tracker: Tracker) -> List[Text]:
+        """Slots still to ask, in order."""
+
+    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker,
+                             domain: DomainDict) -> List[Text]:
+        return self.missing(conversation(tracker), tracker)
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        state = conversation(tracker)
+        values = self.extract(state, tracker, dispatcher)
+        changed = {slot: value for slot, value in values.items() if tracker.get_slot(slot) != value}
+        tracker.slots.update(changed)
+        pending = [slot for slot in self.missing(state, tracker) if tracker.get_slot(slot) is None]
+        return [SlotSet(slot, value) for slot, value in changed.items()] + [
+            SlotSet("requested_slot", pending[0] if pending else None)]

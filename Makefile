@@ -1,0 +1,112 @@
+# make run    set up a fresh machine and start the bot (action server, Rasa, web app)
+# make test   set up and run every test
+# make shell  chat with the running bot in a terminal
+# make train  train the model (only when data or config changed)
+# make bench  run every benchmark and print its figures
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Rasa 3.6 needs Python 3.10; `pip install rasa` on 3.11 silently installs rasa 1.10.
+PYTHON310 := $(shell for p in python3.10 "$$(pyenv root 2>/dev/null)/versions/3.10"*/bin/python3.10 /usr/bin/python3.10 /usr/local/bin/python3.10; do \
+	if command -v "$$p" >/dev/null 2>&1 && "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then command -v "$$p"; break; fi; done)
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(VENV)/bin/rasa
+MODEL := models/triage.tar.gz
+SPACY := build/spacy/en_clinic_triage-1.0.0
+DOMAIN := bot/domain
+CREDENTIALS := var/credentials.yml
+
+export CLINIC_ACTION_SERVER_URL ?= http://localhost:5055/webhook
+export TF_CPP_MIN_LOG_LEVEL ?= 3
+export SANIC_REQUEST_MAX_SIZE ?= 1048576
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: help run test shell train bench bench-assertion bench-nlu bench-console bench-rasa validate lint \
+	setup setup-dev browser clean
+
+help:
+	@sed -n 's/^# \{0,1\}//p' Makefile | sed -n '1,5p'
+
+# --- environment ------------------------------------------------------------------------------
+$(VENV)/.app: requirements/lock.txt requirements/app.in
+	@test -n "$(PYTHON310)" || { echo "Python 3.10 is required (Rasa 3.6 does not run on 3.11+)."; \
+		echo "Install it (e.g. 'pyenv install 3.10' or your OS package python3.10) and run make again."; exit 1; }
+	@test -x $(PY) || { echo "creating $(VENV) with $(PYTHON310)"; $(PYTHON310) -m venv $(VENV); }
+	$(PY) -m pip install --quiet --upgrade "pip<24.1" wheel
+	$(PY) -m pip install --quiet -c requirements/lock.txt -r requirements/app.in
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.app requirements/dev.in
+	$(PY) -m pip install --quiet -c requirements/lock.txt -r requirements/dev.in
+	$(PY) -m pip check
+	@touch $@
+
+setup: $(VENV)/.app
+setup-dev: $(VENV)/.dev
+
+# The widget's client library and the test-only axe-core, from web/package-lock.json.
+webapp/site/static/vendor/.built: web/package.json web/package-lock.json web/build.mjs
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
+	@touch $@
+
+# Debian's Chromium and ChromeDriver for the browser tests (no browser downloads).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		echo "installing Debian's chromium and chromium-driver"; \
+		apt-get install -y -qq chromium chromium-driver >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }; }
+
+# --- build ------------------------------------------------------------------------------------
+$(SPACY)/meta.json: $(VENV)/.app $(wildcard knowledge/data/*.yaml) $(wildcard knowledge/nlp/*.py)
+	$(PY) -m knowledge.nlp.pipeline build
+
+$(CREDENTIALS): bot/credentials.yml $(wildcard bot/channels/*.py)
+	@mkdir -p var
+	$(PY) -m bot.channels.credentials $(CREDENTIALS)
+
+$(MODEL): bot/config.yml $(wildcard $(DOMAIN)/*.yml) $(wildcard nlu_data/*.yml nlu_data/*/*.yml) \
+		$(wildcard bot/*.py) | $(SPACY)/meta.json
+	$(PY) -m bot.domain_gen --check
+	$(RASA) train --config bot/config.yml --domain $(DOMAIN) --data nlu_data --out models \
+		--fixed-model-name triage
+
+train: $(MODEL)
+
+# --- run --------------------------------------------------------------------------------------
+run: $(MODEL) $(CREDENTIALS) webapp/site/static/vendor/.built
+	$(PY) -m storage.cli migrate
+	$(PY) scripts/serve.py
+
+shell: $(VENV)/.app
+	$(PY) scripts/chat.py
+
+# --- test -------------------------------------------------------------------------------------
+validate: $(MODEL)
+	$(PY) -m bot.domain_gen --check
+	$(PY) scripts/validate.py
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+
+test: $(VENV)/.dev $(MODEL) $(CREDENTIALS) webapp/site/static/vendor/.built browser validate lint
+	$(PY) -m pytest -q
+	$(PY) scripts/test_stories.py
+
+# --- benchmarks -------------------------------------------------------------------------------
+bench-assertion: $(VENV)/.app
+	$(PY) benchmarks/assertion.py
+
+bench-nlu: $(VENV)/.dev $(MODEL)
+	$(PY) benchmarks/nlu.py
+
+bench-console: $(VENV)/.dev
+	$(PY) benchmarks/console_list.py
+
+bench-rasa: $(VENV)/.dev $(MODEL) $(CREDENTIALS)
+	$(PY) benchmarks/rasa_latency.py
+
+bench: bench-assertion bench-nlu bench-console bench-rasa
+
+clean:
+	rm -rf build models var/credentials.yml results test-artifacts

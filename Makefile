@@ -90,8 +90,9 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 
 test: $(VENV)/.dev $(MODEL) $(CREDENTIALS) webapp/site/static/vendor/.built browser validate lint
+	$(RASA) test core --model $(MODEL) --stories tests/stories --endpoints bot/endpoints.yml \
+		--out results/stories --fail-on-prediction-errors --no-plot
 	$(PY) -m pytest -q
-	$(PY) scripts/test_stories.py
 
 # --- benchmarks -------------------------------------------------------------------------------
 bench-assertion: $(VENV)/.app

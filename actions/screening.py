@@ -18,11 +18,14 @@ from storage.transcript import outcome_event_key
 
 COMPLAINT = "complaint"
 NO_COMPLAINT = "none"
+# Messages that carry screen information. Anything else (a question, asking for a person) goes
+# to the rules that handle it, though its findings still count (the conversation is read whole).
+SCREEN_INTENTS = {"describe_symptoms", "affirm", "deny", "unsure"}
 
 
 def _said_something_new(tracker: Tracker) -> bool:
     turns = turns_from_events(tracker.events)
-    return bool(turns and turns[-1].mentions)
+    return bool(turns and turns[-1].mentions and turns[-1].intent in SCREEN_INTENTS)
 
 
 class ValidateTriageForm(ConversationFormValidation):

@@ -11,6 +11,10 @@ Kept free of Rasa objects so it can be tested directly; bot/policy.py wraps it f
    out: Rasa logs the error and drops its events), and the patient has had no reply since their
    message, the bot says utter_degraded (also rendered in the Rasa server, with safety advice).
 3. After a handoff request interrupted the screen, the screen resumes.
+4. A lost step is retried: when a step that the rules cannot redo by themselves failed (recording
+   the consent, starting the screen, giving the outcome, recording a handoff) and the patient got
+   utter_degraded, their next message runs that step again, then the dialogue goes on as it
+   would have (after the consent, the screen starts).
 """
 from __future__ import annotations
 
@@ -28,6 +32,11 @@ LISTEN = "action_listen"
 TRIAGE_FORM = "triage_form"
 HANDOFF_FORM = "handoff_form"
 RECORD_HANDOFF = "action_record_handoff"
+RECORD_CONSENT = "action_record_consent"
+TRIAGE_OUTCOME = "action_triage_outcome"
+# Steps the rules do not come back to once their events are lost (a form that was already
+# active is re-run by the rules on the next message anyway).
+RETRIED_STEPS = (RECORD_CONSENT, TRIAGE_FORM, TRIAGE_OUTCOME, RECORD_HANDOFF)
 ESCALATION_LEVELS = ("emergency", "urgent")
 
 
@@ -75,11 +84,16 @@ def needs_escalation(outcome: Outcome, before: list[Outcome], k: Knowledge) -> b
 
 
 def _silent_failure(events: list[dict], custom_actions: set[str]) -> bool:
-    """An action-server action ran, produced nothing, and the patient has had no reply."""
+    """An action-server action ran, produced nothing, and the patient has had no reply.
+
+    Only for messages that came through a channel: in `rasa test` no action runs at all, so an
+    empty result there is no failure.
+    """
     if not events or events[-1].get("event") != "action" or events[-1].get("name") not in custom_actions:
         return False
     last_user = _last_index(events, "user")
-    return last_user >= 0 and _last_index(events, "bot") < last_user
+    return (last_user >= 0 and bool(events[last_user].get("input_channel"))
+            and _last_index(events, "bot") < last_user)
 
 
 def _screen_was_interrupted_by_handoff(events: list[dict]) -> bool:
@@ -88,6 +102,27 @@ def _screen_was_interrupted_by_handoff(events: list[dict]) -> bool:
         return False
     before = loops[: len(loops) - 1 - loops[::-1].index(HANDOFF_FORM)]
     return bool(before) and before[-1] == TRIAGE_FORM
+
+
+def _active_loop_before(events: list[dict], index: int) -> str | None:
+    for event in reversed(events[:index]):
+        if event.get("event") == "active_loop":
+            return event.get("name")
+    return None
+
+
+def _step_lost_before(events: list[dict], last_user: int) -> str | None:
+    """The step to retry: it failed, and the bot said utter_degraded, just before this message."""
+    actions = [(index, event.get("name")) for index, event in enumerate(events[:last_user])
+               if event.get("event") == "action"]
+    if len(actions) < 3 or [name for _, name in actions[-2:]] != [DEGRADED, LISTEN]:
+        return None
+    index, step = actions[-3]
+    if step not in RETRIED_STEPS or any(e.get("event") != "action" for e in events[index + 1:actions[-2][0]]):
+        return None
+    if step == TRIAGE_FORM and _active_loop_before(events, index) == TRIAGE_FORM:
+        return None  # the rules re-run an active form
+    return step
 
 
 def decide(events: Iterable[dict], custom_actions: set[str], k: Knowledge | None = None) -> Decision | None:
@@ -102,7 +137,8 @@ def decide(events: Iterable[dict], custom_actions: set[str], k: Knowledge | None
         outcome = evaluate(state_from_events(events, k).findings, k)
         if needs_escalation(outcome, escalations(events, k), k):
             return Decision(ESCALATE, end_screen=outcome.level == "emergency")
-        return None
+        lost = _step_lost_before(events, last_user)
+        return Decision(lost) if lost else None
     if previous == ESCALATE:
         return Decision(RECORD)
     if previous == RECORD:
@@ -115,6 +151,14 @@ def decide(events: Iterable[dict], custom_actions: set[str], k: Knowledge | None
         return Decision(DEGRADED)
     if previous == DEGRADED:
         return Decision(LISTEN)
+    retried = last_action > last_user and _step_lost_before(events, last_user) == previous \
+        and _last_index(events[:last_action], "action") < last_user
+    if retried and previous == RECORD_CONSENT:
+        return Decision(TRIAGE_FORM)  # as the consent rule goes on
+    if retried and previous == TRIAGE_OUTCOME:
+        return Decision(LISTEN)
     if previous == RECORD_HANDOFF and _screen_was_interrupted_by_handoff(events):
         return Decision(TRIAGE_FORM)
+    if retried and previous == RECORD_HANDOFF:
+        return Decision(LISTEN)
     return None

@@ -133,13 +133,19 @@ def asked_in(event: dict) -> str | None:
 
 
 def turns_from_events(events: Iterable[dict[str, Any]]) -> list[Turn]:
-    """The turns of the current session, in order."""
+    """The turns of the current session, in order.
+
+    What the bot asked comes from its message (custom.ask) or from the form's requested_slot; the
+    latter is all `rasa test` stories have, since no action runs there.
+    """
     turns: list[Turn] = []
     asked: str | None = None
     for event in events:
         kind = event.get("event")
         if kind in RESET_EVENTS:
             turns, asked = [], None
+        elif kind == "slot" and event.get("name") == "requested_slot":
+            asked = event.get("value")
         elif kind == "bot":
             asked = asked_in(event)
         elif kind == "user":

@@ -98,3 +98,11 @@ def test_restart_forgets_the_previous_conversation():
 def test_consent_answer_is_read_from_the_consent_question():
     events = [_bot("May we keep this conversation?", ask="consent"), _user("/deny", intent="deny")]
     assert state_from_events(events).consent is False
+
+
+def test_the_question_asked_can_come_from_the_forms_requested_slot():
+    events = [_user("my back hurts", entities=[{"entity": "finding", "value": "back_pain", "role": "present"}]),
+              {"event": "slot", "name": "requested_slot", "value": "cauda_equina"},
+              _user("/affirm", intent="affirm")]
+    assert turns_from_events(events)[-1].asked == "cauda_equina"
+    assert state_from_events(events).outcome().level == "emergency"

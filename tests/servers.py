@@ -1,0 +1,154 @@
+"""Start the real action server and Rasa server for tests and benchmarks, on free ports.
+
+Rasa takes ~20 s and ~1.3 GB to start, so test sessions start one pair and share it
+(tests/conftest.py). Fault tests and benchmarks start their own with other settings.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+MODEL = ROOT / "models" / "triage.tar.gz"
+CREDENTIALS = ROOT / "var" / "credentials.yml"
+START_TIMEOUT_SECONDS = 240
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status < 500
+    except (OSError, urllib.error.HTTPError):
+        return False
+
+
+def base_env(**overrides: str) -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", CLINIC_ACTION_TIMEOUT_SECONDS="5")
+    env.update(overrides)
+    return env
+
+
+@dataclass
+class Process:
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    health_url: str
+    log_path: Path
+    popen: subprocess.Popen | None = None
+
+    def start(self) -> "Process":
+        log = open(self.log_path, "ab")
+        self.popen = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+        return self
+
+    def wait_ready(self, timeout: float = START_TIMEOUT_SECONDS) -> "Process":
+        deadline = time.monotonic() + timeout
+        while not answers(self.health_url):
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"{self.name} exited during start-up; see {self.log_path}:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} not ready after {timeout:.0f} s; see {self.log_path}")
+            time.sleep(0.5)
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.popen and self.popen.poll() is None:
+            os.killpg(self.popen.pid, sig)
+            try:
+                self.popen.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def action_server(env: dict[str, str], log_dir: Path, port: int | None = None) -> Process:
+    port = port or free_port()
+    return Process("action server", [str(BIN / "python"), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+                   env, f"http://127.0.0.1:{port}/health", log_dir / f"actions-{port}.log")
+
+
+def rasa_server(env: dict[str, str], log_dir: Path, port: int | None = None, model: Path = MODEL,
+                extra_args: tuple[str, ...] = ()) -> Process:
+    port = port or free_port()
+    command = [str(BIN / "rasa"), "run", "--model", str(model), "--endpoints", "bot/endpoints.yml",
+               "--credentials", str(CREDENTIALS), "--port", str(port), *extra_args]
+    return Process("Rasa", command, env, f"http://127.0.0.1:{port}/", log_dir / f"rasa-{port}.log")
+
+
+@dataclass
+class Bot:
+    """A running action server + Rasa server pair."""
+    rasa: Process
+    actions: Process | None
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.rasa.health_url.rstrip("/")
+
+    def say(self, sender: str, message, timeout: float = 60) -> list[dict]:
+        return rest_say(self.url, sender, message, timeout)
+
+    def stop(self) -> None:
+        self.rasa.stop()
+        if self.actions:
+            self.actions.stop()
+
+
+def rest_post(base_url: str, body: bytes, timeout: float = 60,
+              content_type: str = "application/json") -> tuple[int, bytes]:
+    request = urllib.request.Request(f"{base_url}/webhooks/rest/webhook", body, {"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def rest_say(base_url: str, sender: str, message, timeout: float = 60) -> list[dict]:
+    status, body = rest_post(base_url, json.dumps({"sender": sender, "message": message}).encode(), timeout)
+    if status != 200:
+        raise AssertionError(f"REST channel answered {status}: {body[:300]!r}")
+    return json.loads(body)
+
+
+def start_bot(log_dir: Path, env: dict[str, str], with_actions: bool = True) -> Bot:
+    """Start both servers (in parallel) and wait until they answer."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    actions = action_server(env, log_dir) if with_actions else None
+    action_url = actions.health_url.replace("/health", "/webhook") if actions else "http://127.0.0.1:9/webhook"
+    env = dict(env, CLINIC_ACTION_SERVER_URL=action_url)
+    rasa = rasa_server(env, log_dir)
+    if actions:
+        actions.env = env
+        actions.start()
+    rasa.start()
+    try:
+        if actions:
+            actions.wait_ready()
+        rasa.wait_ready()
+    except RuntimeError:
+        Bot(rasa, actions).stop()
+        raise
+    return Bot(rasa, actions, env)

@@ -16,7 +16,7 @@ def database(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'clinic.db'}"
     monkeypatch.setenv("CLINIC_DATABASE_URL", url)
     monkeypatch.setenv("CLINIC_EMERGENCY_NUMBER", "112")
-    monkeypatch.setenv("CLINIC_CLINIC_PHONE", "01632 960000")
+    monkeypatch.setenv("CLINIC_PHONE", "01632 960000")
     upgrade(url)
     common.repository.cache_clear()
     yield create_engine(url)

@@ -19,6 +19,8 @@ CREDENTIALS := var/credentials.yml
 
 export CLINIC_ACTION_SERVER_URL ?= http://localhost:5055/webhook
 export TF_CPP_MIN_LOG_LEVEL ?= 3
+# No usage data leaves the clinic (Rasa would otherwise report telemetry).
+export RASA_TELEMETRY_ENABLED := false
 export SANIC_REQUEST_MAX_SIZE ?= 1048576
 export PYTHONPATH := $(CURDIR)
 

@@ -42,7 +42,7 @@ def answers(url: str) -> bool:
 
 
 def main() -> int:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false")
     env.setdefault("CLINIC_ACTION_SERVER_URL", "http://localhost:5055/webhook")
     children: list[tuple[str, subprocess.Popen]] = []
 

@@ -39,7 +39,8 @@ def answers(url: str) -> bool:
 
 
 def base_env(**overrides: str) -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", CLINIC_ACTION_TIMEOUT_SECONDS="5")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", CLINIC_ACTION_TIMEOUT_SECONDS="5",
+               RASA_TELEMETRY_ENABLED="false")
     env.update(overrides)
     return env
 

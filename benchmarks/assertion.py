@@ -19,7 +19,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from knowledge.nlp.context import Assertion, ContextEngine
+from knowledge.nlp.context import Assertion, ContextEngine  # noqa: E402
 
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "benchmarks" / "context" / "rsAnnotations-1-120-random.txt"
 GENNEGEX = {"f1": 0.946, "precision": 0.933, "recall": 0.959, "accuracy": 0.977}  # TestSet.md
@@ -73,9 +73,9 @@ def gold_experiencer(row: Row) -> str:
 
 
 def precision_recall(gold: list[bool], predicted: list[bool]) -> dict:
-    tp = sum(g and p for g, p in zip(gold, predicted))
-    fp = sum(p and not g for g, p in zip(gold, predicted))
-    fn = sum(g and not p for g, p in zip(gold, predicted))
+    tp = sum(g and p for g, p in zip(gold, predicted, strict=True))
+    fp = sum(p and not g for g, p in zip(gold, predicted, strict=True))
+    fn = sum(g and not p for g, p in zip(gold, predicted, strict=True))
     tn = len(gold) - tp - fp - fn
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
@@ -85,7 +85,7 @@ def precision_recall(gold: list[bool], predicted: list[bool]) -> dict:
 
 
 def accuracy(gold: list[str], predicted: list[str]) -> float:
-    return sum(g == p for g, p in zip(gold, predicted)) / len(gold)
+    return sum(g == p for g, p in zip(gold, predicted, strict=True)) / len(gold)
 
 
 def assess_rows(engine: ContextEngine, rows: list[Row], progress=None) -> tuple[list[Assertion], int, float]:
@@ -156,7 +156,7 @@ def report(figures: dict) -> list[str]:
 def negation_errors(rows: list[Row], assertions: list[Assertion]) -> list[str]:
     return [
         f"{row.row_id}\tgold={row.negation}\ttriggers={'|'.join(a.triggers)}\t{row.condition}\t{row.sentence}"
-        for row, a in zip(rows, assertions) if (row.negation == "Negated") != a.negated
+        for row, a in zip(rows, assertions, strict=True) if (row.negation == "Negated") != a.negated
     ]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
 
+from rasa.core.policies.policy import Policy, PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
@@ -17,7 +18,6 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import runtime  # noqa: F401  (applies the action-server timeout)
 from bot.flow import decide
-from rasa.core.policies.policy import Policy, PolicyPrediction
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False)

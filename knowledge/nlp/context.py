@@ -267,7 +267,7 @@ class ContextComponent:
 
     def __call__(self, doc: Doc) -> Doc:
         spans = list(doc.ents) + (list(doc.spans["findings"]) if "findings" in doc.spans else [])
-        for span, assertion in zip(spans, self.engine.assess_doc(doc, spans)):
+        for span, assertion in zip(spans, self.engine.assess_doc(doc, spans), strict=True):
             span._.assertion = assertion
         return doc
 

@@ -22,7 +22,7 @@ from knowledge.model import Knowledge, knowledge
 from knowledge.nlp import components as _components  # noqa: F401  (registers factories)
 from knowledge.nlp.components import CONCEPTS_KEY, FINDINGS_KEY, TOPICS_KEY, CompiledRule, outermost
 from knowledge.nlp.context import Assertion
-from knowledge.nlp.normalize import Normalizer, stem, surface
+from knowledge.nlp.normalize import Normalizer, surface
 
 PIPELINE_NAME = "clinic_triage"
 PIPELINE_VERSION = "1.0.0"    # bump when components change; data changes are tracked by hash

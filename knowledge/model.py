@@ -303,7 +303,7 @@ def _load_lexicon(reader: _Reader):
     if set(answers) != {"affirm", "qualified_affirm", "deny", "unsure"}:
         raise reader.fail("answers", "needs exactly affirm, qualified_affirm, deny and unsure")
     patterns = reader.section("patterns")
-    for key in ("age", "duration"):
+    for key in ("age", "duration", "duration_ago"):
         try:
             re.compile(patterns.get(key, ""))
         except (re.error, TypeError) as error:

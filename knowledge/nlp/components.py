@@ -15,7 +15,7 @@ from spacy.tokens import Doc, Span
 from knowledge.nlp import context as _context  # noqa: F401  (registers clinic_context)
 from knowledge.nlp.normalize import Normalizer
 
-FINDINGS_KEY, CONCEPTS_KEY, TOPICS_KEY = "findings", "concepts", "topics"
+FINDINGS_KEY, PARTS_KEY, CONCEPTS_KEY, TOPICS_KEY = "findings", "finding_parts", "concepts", "topics"
 # Words and marks that end a clause for the purpose of pairing a symptom with a body part.
 CLAUSE_BREAKS = {"and", "but", "also", "plus", "though", "although", "however", "whereas", "while", "then",
                  "yet", ",", ";", ":", "-", "--", "(", ")", "as", "so", "because", "cos", "cause"}
@@ -25,8 +25,9 @@ _ANSWER_CLEAN = re.compile(r"[^\w\s']+")
 for extension in ("answer", "numbers"):
     if not Doc.has_extension(extension):
         Doc.set_extension(extension, default=None)
-if not Span.has_extension("finding_rule"):
-    Span.set_extension("finding_rule", default=None)
+for extension in ("finding_rule", "finding_parts"):
+    if not Span.has_extension(extension):
+        Span.set_extension(extension, default=None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -70,8 +71,9 @@ class FindingsComponent:
 
     A rule matches when each of its concept groups is present in the same clause (or sentence).
     A clause naming no body part borrows one from the nearest clause of its sentence ("my calf is
-    swollen and red"). The finding's span is its anchor concept, so assertion is judged on the
-    symptom words themselves. Also reads the patient's age and how long pain has lasted, and the
+    swollen and red"). The finding's span is its anchor concept; its other symptom words (not
+    body parts) go to doc.spans["finding_parts"], so "the redness isn't spreading" or "the pain
+    isn't severe" can be judged negated by the words that are. Also reads the patient's age and how long pain has lasted, and the
     polarity of a yes/no answer (doc._.answer).
     """
 
@@ -86,7 +88,8 @@ class FindingsComponent:
         phrases = [(phrase, kind) for kind, words in self.answers.items() for phrase in words]
         self._answer_phrases = sorted(phrases, key=lambda item: -len(item[0]))
         self._age = re.compile(self.patterns["age"], re.I) if self.patterns.get("age") else None
-        self._duration = re.compile(self.patterns["duration"], re.I) if self.patterns.get("duration") else None
+        self._durations = [re.compile(self.patterns[key], re.I) for key in ("duration", "duration_ago")
+                           if self.patterns.get(key)]
 
     # -- serialisation --
     def to_disk(self, path, exclude=()):
@@ -107,17 +110,22 @@ class FindingsComponent:
     def __call__(self, doc: Doc) -> Doc:
         concepts = outermost(list(doc.spans.get(CONCEPTS_KEY, [])))
         found: list[Span] = []
+        parts: list[Span] = []
         for sentence in doc.sents:
             in_sentence = [c for c in concepts if c.start >= sentence.start and c.end <= sentence.end]
             clauses = _clauses(doc, sentence, in_sentence)
             for rule in self.rules:
                 for own, borrowed in ([(in_sentence, [])] if rule.scope == "sentence" else clauses):
-                    anchor = _match(rule, own, borrowed)
-                    if anchor is not None:
+                    matched = _match(rule, own, borrowed)
+                    if matched is not None:
+                        anchor, others = matched
                         span = Span(doc, anchor.start, anchor.end, label=rule.finding)
                         span._.finding_rule = rule
+                        span._.finding_parts = [(o.start, o.end) for o in others]
                         found.append(span)
+                        parts.extend(Span(doc, o.start, o.end, label="part") for o in others)
         doc.spans[FINDINGS_KEY] = _unique(found)
+        doc.spans[PARTS_KEY] = _unique(parts)
         doc._.numbers = self._numbers(doc.text)
         doc._.answer = self._answer(doc.text)
         return doc
@@ -126,7 +134,8 @@ class FindingsComponent:
         numbers = {}
         if self._age and (match := self._age.search(text)):
             numbers["age"] = int(next(g for g in match.groups() if g))
-        if self._duration and (match := self._duration.search(text)):
+        match = next((m for pattern in self._durations if (m := pattern.search(text))), None)
+        if match:
             amount, unit = match.group(1).lower(), match.group(2).lower()
             count = int(amount) if amount.isdigit() else self.patterns["number_words"].get(amount, 1)
             numbers["weeks"] = round(count * self.patterns["unit_weeks"][unit], 1)
@@ -178,21 +187,23 @@ def _clauses(doc: Doc, sentence: Span, concepts: list[Span]) -> list[tuple[list[
     return result
 
 
-def _match(rule: CompiledRule, own: list[Span], borrowed: list[Span]) -> Span | None:
+def _match(rule: CompiledRule, own: list[Span], borrowed: list[Span]) -> tuple[Span, list[Span]] | None:
+    """The anchor concept and the other symptom words of a rule's match, or None."""
     own_labels = {c.label_ for c in own}
     if own_labels & set(rule.none):
         return None
     available = own + borrowed
-    anchor = None
+    hits = []
     for group in rule.groups:
         hit = next((c for c in available if c.label_ in group), None)
         if hit is None:
             return None
-        if anchor is None and hit in own:
-            anchor = hit
-    if anchor is None:  # every matched concept was borrowed: the clause itself says nothing
+        hits.append(hit)
+    own_hits = [h for h in hits if h in own]
+    if not own_hits:  # every matched concept was borrowed: the clause itself says nothing
         return None
-    return anchor
+    others = [h for h in own_hits[1:] if not h.label_.startswith(("site.", "side."))]
+    return own_hits[0], others
 
 
 def _unique(spans: list[Span]) -> list[Span]:

@@ -260,13 +260,15 @@ def assess(text: str, start_char: int, end_char: int) -> Assertion:
 
 
 class ContextComponent:
-    """Pipeline component: sets span._.assertion on doc.ents and doc.spans["findings"]."""
+    """Pipeline component: sets span._.assertion on doc.ents, doc.spans["findings"] and
+    doc.spans["finding_parts"]."""
 
     def __init__(self, engine: ContextEngine):
         self.engine = engine
 
     def __call__(self, doc: Doc) -> Doc:
-        spans = list(doc.ents) + (list(doc.spans["findings"]) if "findings" in doc.spans else [])
+        spans = list(doc.ents) + [span for key in ("findings", "finding_parts") if key in doc.spans
+                                  for span in doc.spans[key]]
         for span, assertion in zip(spans, self.engine.assess_doc(doc, spans), strict=True):
             span._.assertion = assertion
         return doc

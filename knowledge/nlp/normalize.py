@@ -30,13 +30,16 @@ def stem(word: str) -> str:
     word = IRREGULAR.get(word, word)
     if len(word) <= 3 or not word.isalpha():
         return word
+    stripped = False
     for suffix, replacement in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             if suffix == "s" and word.endswith(("ss", "us", "is")):
                 continue
             word = word[: -len(suffix)] + replacement
+            stripped = True
             break
-    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiouylsz":
+    # "throbbing" -> "throbb" -> "throb"; a base word keeps its double letter ("butt" is not "but").
+    if stripped and len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiouylsz":
         word = word[:-1]
     if len(word) >= 4 and word.endswith("e"):
         word = word[:-1]
@@ -80,6 +83,7 @@ class Normalizer:
         self.protected = {surface(w) for w in protected}
         self.min1, self.min2 = min_length_distance_1, min_length_distance_2
         self._index: dict[str, set[str]] = {}
+        self._longest = max((len(w) for w in self.surfaces), default=0)
         for word in self.surfaces:
             if len(word) >= self.min1 - 1:
                 for deleted in _deletions(word, 2 if len(word) >= self.min2 - 1 else 1):
@@ -109,6 +113,8 @@ class Normalizer:
     def correct(self, word: str) -> str | None:
         """The single closest lexicon word within the allowed distance, or None."""
         max_distance = 2 if len(word) >= self.min2 else 1
+        if len(word) > self._longest + max_distance:
+            return None  # nothing is that close; and _deletions() grows with the cube of the length
         candidates = set()
         for deleted in _deletions(word, max_distance):
             candidates |= self._index.get(deleted, set())

@@ -20,7 +20,7 @@ from spacy.tokens import Doc
 
 from knowledge.model import Knowledge, knowledge
 from knowledge.nlp import components as _components  # noqa: F401  (registers factories)
-from knowledge.nlp.components import CONCEPTS_KEY, FINDINGS_KEY, TOPICS_KEY, CompiledRule, outermost
+from knowledge.nlp.components import CONCEPTS_KEY, FINDINGS_KEY, PARTS_KEY, TOPICS_KEY, CompiledRule, outermost
 from knowledge.nlp.context import Assertion
 from knowledge.nlp.normalize import Normalizer, surface
 
@@ -147,12 +147,27 @@ def _back_pain_near(doc: Doc, start_char: int, end_char: int) -> bool:
     return any(span.label_ == "back_pain" and span.sent == sentence for span in doc.spans.get(FINDINGS_KEY, []))
 
 
+def combined_assertion(doc: Doc, span) -> Assertion | None:
+    """A finding's assertion: its anchor's, negated/past/hypothetical/someone else's if any of its
+    symptom words is ("the pain isn't severe": severe pain is negated by "isn't severe")."""
+    parts = {(p.start, p.end): p._.assertion for p in doc.spans.get(PARTS_KEY, [])}
+    assertions = [span._.assertion] + [parts.get(part) for part in span._.finding_parts or ()]
+    assertions = [a for a in assertions if a is not None]
+    if not assertions:
+        return None
+    return Assertion(negated=any(a.negated for a in assertions),
+                     historical=any(a.historical for a in assertions),
+                     hypothetical=any(a.hypothetical for a in assertions),
+                     experiencer="other" if any(a.experiencer == "other" for a in assertions) else "patient",
+                     triggers=tuple(dict.fromkeys(t for a in assertions for t in a.triggers)))
+
+
 def analyse_doc(doc: Doc, k: Knowledge | None = None) -> Analysis:
     k = k or knowledge()
     mentions = []
     for span in doc.spans.get(FINDINGS_KEY, []):
         finding = k.findings[span.label_]
-        assertion = span._.assertion
+        assertion = combined_assertion(doc, span)
         status = status_of(assertion, finding.history_ok) if assertion is not None else "present"
         mentions.append(Mention(span.label_, status, span.start_char, span.end_char, span.text, assertion))
     numbers = doc._.numbers or {}

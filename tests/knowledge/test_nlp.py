@@ -89,6 +89,13 @@ def test_questions_name_graph_topics(text, topic):
     assert topic in analyse(text).topics
 
 
+def test_but_is_a_conjunction_not_a_body_part():
+    assert stem("butt") != stem("but")
+    result = findings("my back hurts but I get tingling in my leg")
+    assert "saddle_numbness" not in result and result["leg_numbness"] == "present"
+    assert findings("my butt is numb")["saddle_numbness"] == "present"
+
+
 def test_stemming_meets_plural_and_inflected_forms():
     assert stem("calves") == stem("calfs") == stem("calf")
     assert stem("swollen") == stem("swelling")

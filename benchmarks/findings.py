@@ -25,8 +25,8 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from knowledge.model import knowledge
-from knowledge.nlp.pipeline import analyse
+from knowledge.model import knowledge  # noqa: E402
+from knowledge.nlp.pipeline import analyse  # noqa: E402
 
 DEFAULT_DATA = REPO_ROOT / "tests" / "nlu" / "findings_test.yml"
 STATUSES = ("present", "absent", "past", "hypothetical", "other")

@@ -1,17 +1,16 @@
 """Console fixtures: a fresh PostgreSQL database, the app served by waitress on a free port, staff
 users, a headless Chromium, and seeding of realistic Rasa event rows.
 
-Hook for the end-to-end test with the real bot ("a conversation held over REST appears in the
-console with its outcome"): start Rasa with `rasa_tracker_store_endpoint` as the `tracker_store:`
-section of its endpoints.yml (and the action server with CLINIC_DATABASE_URL=pg_url), after the
-`engine` fixture has emptied the database; hold the conversation over REST; then
-`log_in(browser, live_server, ADMIN_EMAIL, PASSWORD)`, `open_conversation(browser, live_server,
-sender_id)` and check `outcome_text(browser)` (tests/console/helpers.py).
+The same pieces serve the real bot's database (tests/conftest.py's `bot_database`) for
+test_live_bot.py: `bot_console` is the console on that database, with the same staff but no
+emptying (the bot and other tests share it), and `bot_console_browser` its logged-out browser.
 """
+import contextlib
 import dataclasses
 import threading
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from waitress import create_server
 
@@ -25,7 +24,53 @@ from tests.console.helpers import ADMIN_EMAIL, CLINICIAN_EMAIL, PASSWORD, chromi
 from webapp import create_app
 
 SECRET_KEY = "console-test-secret"
+STAFF = ((ADMIN_EMAIL, "admin"), (CLINICIAN_EMAIL, "clinician"))
 
+
+# --- building blocks, for any database ------------------------------------------------------
+
+def console_settings(database_url: str):
+    return dataclasses.replace(get_settings(), database_url=database_url, secret_key=SECRET_KEY,
+                               clinic_timezone="Europe/London", behind_tls=False,
+                               rasa_public_url="http://localhost:5005")
+
+
+def console_app(settings):
+    app = create_app(settings)
+    app.config["CONSOLE_OPTIONS_TTL"] = 0    # filter menus see each test's data at once
+    return app
+
+
+@contextlib.contextmanager
+def serving(app):
+    """The app served by waitress in a background thread; yields its base URL."""
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.close()
+        thread.join(timeout=5)
+
+
+def add_staff(engine, password_hash: str) -> None:
+    """The admin and the clinician, unless they are there already."""
+    with session_factory(engine)() as session, session.begin():
+        present = set(session.execute(select(StaffUser.email)).scalars())
+        for email, role in STAFF:
+            if email not in present:
+                session.add(StaffUser(email=email, password_hash=password_hash, role=role,
+                                      active=True, created_at=utcnow(), session_epoch=0))
+
+
+def logged_out(driver, base_url: str):
+    driver.get(f"{base_url}/staff/login")
+    driver.delete_all_cookies()
+    return driver
+
+
+# --- the console's own test database ----------------------------------------------------------
 
 @pytest.fixture(scope="session")
 def pg_url():
@@ -43,27 +88,18 @@ def rasa_tracker_store_endpoint(pg_url):
 
 @pytest.fixture(scope="session")
 def settings(pg_url):
-    return dataclasses.replace(get_settings(), database_url=pg_url, secret_key=SECRET_KEY,
-                               clinic_timezone="Europe/London", behind_tls=False,
-                               rasa_public_url="http://localhost:5005")
+    return console_settings(pg_url)
 
 
 @pytest.fixture(scope="session")
 def app(settings):
-    app = create_app(settings)
-    app.config["CONSOLE_OPTIONS_TTL"] = 0    # filter menus see each test's data at once
-    return app
+    return console_app(settings)
 
 
 @pytest.fixture(scope="session")
 def live_server(app):
-    """The app served by waitress in a background thread; yields its base URL."""
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=5)
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -76,10 +112,7 @@ def engine(pg_url, password_hash):
     """An empty database with one admin and one clinician, before each test."""
     engine = get_engine(pg_url)
     synthetic.empty_all_tables(engine)
-    with session_factory(engine)() as session, session.begin():
-        for email, role in ((ADMIN_EMAIL, "admin"), (CLINICIAN_EMAIL, "clinician")):
-            session.add(StaffUser(email=email, password_hash=password_hash, role=role,
-                                  active=True, created_at=utcnow(), session_epoch=0))
+    add_staff(engine, password_hash)
     return engine
 
 
@@ -107,7 +140,20 @@ def chromium(tmp_path_factory):
 @pytest.fixture
 def browser(chromium, live_server, engine):
     """The shared headless Chromium, logged out."""
-    chromium.get(f"{live_server}/staff/login")
-    chromium.delete_all_cookies()
-    return chromium
+    return logged_out(chromium, live_server)
 
+
+# --- the real bot's database (tests/conftest.py: `bot`, `bot_database`) -----------------------
+
+@pytest.fixture(scope="session")
+def bot_console(bot_database, password_hash):
+    """The console on the bot's own database; yields its base URL. Never emptied."""
+    add_staff(get_engine(bot_database), password_hash)
+    with serving(console_app(console_settings(bot_database))) as url:
+        yield url
+
+
+@pytest.fixture
+def bot_console_browser(chromium, bot_console):
+    """The shared headless Chromium, logged out of the bot's console."""
+    return logged_out(chromium, bot_console)

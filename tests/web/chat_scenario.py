@@ -1,121 +1,63 @@
-"""The scripted conversation of the widget tests, in one place.
+"""What the patient does in the widget tests and what the REAL bot must then show, in one place.
 
-The fake Rasa server (fake_rasa.py) answers from these turns; the browser tests play the
-patient's side and check each turn's `expect` text. To run the same tests against the real
-bot, override the `rasa_socketio_url` fixture and make `type`/`click`/`expect` match the real
-bot's stories (the `replies` are then only the fake's).
+The browser tests (test_widget.py) play the patient's side against the real Rasa server
+(tests/conftest.py's `bot`) and wait for each turn's `expect` text. The texts come from the
+bot's stories and knowledge: when the bot's wording changes, change it here.
 
-Replies use our channel's payload: {"text"?, "buttons"?: [{"title","payload"}], "custom"?}.
+The fake bot (fake_rasa.py), kept for what only a fake can do (dropping connections), has
+its own scripted replies there.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 INIT_PAYLOAD = "/greet"  # what the widget sends to open a conversation (data-init-payload)
-EMERGENCY_NUMBER = "999"
-CLINIC_PHONE = "01632 960000"
-
-YES_NO = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
+EMERGENCY_NUMBER = "999"  # tests/conftest.py starts the bot with CLINIC_EMERGENCY_NUMBER=999
+CLINIC_PHONE = "01632 960000"  # the bot's default CLINIC_PHONE, which the page is given too
 
 
 @dataclass(frozen=True)
 class Turn:
-    """What the patient does, what the fake bot answers, and text that must then show.
+    """What the patient does and text that must then show in the conversation.
 
     Exactly one of `type` (typed text) and `click` (a button's title) is set, except for
     the opening turn: the widget's own opening payload, not shown to the patient.
+    `replies` are only the fake bot's (fake_rasa.py).
     """
 
-    replies: tuple[dict, ...]
     expect: str
     type: str | None = None
     click: str | None = None
+    replies: tuple[dict, ...] = ()
 
 
-OPENING = Turn(
-    replies=({
-        "text": "Hello, I'm the clinic's symptom checker. I'll ask a few questions about your "
-                "back or calf and tell you what to do next.\n\nDo you agree to us keeping this "
-                "conversation so a clinician can read it?",
-        "buttons": YES_NO,
-    },),
-    expect="Do you agree",
-)
+# The opening: a greeting, then the consent question with its buttons.
+OPENING = Turn(expect="Can the clinic keep this conversation so our staff can review it?")
+CONSENT_BUTTONS = ["Yes, keep it", "No"]
+OPENING_MESSAGES = 2
 
-PLAN = [
-    {"id": "keep_moving", "title": "Keep moving",
-     "text": "Walk a little every hour; bed rest makes back pain last longer."},
-    {"id": "pain_relief", "title": "Pain relief",
-     "text": "Take ibuprofen or paracetamol as the packet says, if they are safe for you."},
-    {"id": "heat", "title": "Heat",
-     "text": "A warm (not hot) pack on your lower back for 15 minutes eases muscle spasm."},
-    {"id": "when_to_call", "title": "When to call us",
-     "text": "Call the clinic if it is not improving after 2 weeks."},
-]
-PLAN_TITLES = [step["title"] for step in PLAN]
-
-EXPLANATION_LINKS = [
-    {"title": "Back pain: self-care advice", "url": "https://www.nhs.uk/conditions/back-pain/"},
-    {"title": "Our back exercises", "url": "/exercises/back"},
-]
-
-# From consent to the self-care outcome.
+# From consent to the self-care outcome for calf cramps: typing and clicking, "no" to each
+# question (the calf questions only, the most dangerous first).
 TO_SELF_CARE = (
-    Turn(
-        click="Yes",
-        replies=({"text": "Thank you. Tell me in your own words what is troubling you."},),
-        expect="in your own words",
-    ),
-    Turn(
-        type="My lower back has hurt since I lifted a box last week",
-        replies=({
-            "text": "Do you have any numbness or tingling around your bottom or genitals?",
-            "buttons": YES_NO,
-            "custom": {"ask": "saddle_numbness"},
-        },),
-        expect="numbness or tingling",
-    ),
-    Turn(
-        click="No",
-        replies=(
-            {
-                "text": "Thank you. Your answers suggest back pain you can look after at home.",
-                "custom": {"triage": {"level": "self_care",
-                                      "plan": [step["id"] for step in PLAN]}},
-            },
-            {
-                "text": "Here is your self-care plan:",
-                "custom": {
-                    "plan": PLAN,
-                    "explanation": {
-                        "text": "Most back pain gets better within a few weeks.",
-                        "links": EXPLANATION_LINKS,
-                    },
-                },
-            },
-        ),
-        expect="self-care plan",
-    ),
+    Turn(click="Yes, keep it", expect="Tell me in your own words what's bothering you"),
+    Turn(type="my calves feel tight and cramp at night",
+         expect="Is one calf or leg any of these, compared with the other?"),
+    Turn(click="No", expect="About your cramps, have you noticed any of these?"),
+    # The outcome comes as four messages; the safety net is the last of them.
+    Turn(type="no", expect="If you're unsure, or anything changes, tell me or call the clinic on "
+                           f"{CLINIC_PHONE}."),
 )
+OUTCOME_TEXT = "Nothing you've told me needs urgent care, so you can start with self-care at home."
+# The plan (custom.plan), in the clinic's order: the shin muscles before the calf stretches.
+PLAN_IDS = ["heel_walking", "gastrocnemius_stretch", "soleus_stretch", "root_cause_assessment"]
+CALF_STEPS = ("gastrocnemius_stretch", "soleus_stretch")
+PLAN_INTRO = "Your self-care plan, in the order the clinic recommends:"
+HEEL_WALKING_TEXT = "Walk slowly on your heels with your toes lifted off the floor"
 
-# Free-text turns the fake answers at any point of the conversation.
-EMERGENCY = Turn(
-    type="I can't feel it when I wipe",
-    replies=({
-        "text": "Numbness when you wipe can be a sign of cauda equina syndrome, which needs "
-                f"treatment straight away.\nCall {EMERGENCY_NUMBER} now or go to A&E.",
-        "custom": {"triage": {"level": "emergency", "call": EMERGENCY_NUMBER}},
-    },),
-    expect="cauda equina",
-)
-
-URGENT = Turn(
-    type="My calf is swollen, red and hot",
-    replies=({
-        "text": "A swollen, red, hot calf needs checking today for a blood clot.",
-        "custom": {"triage": {"level": "urgent"}},
-    },),
-    expect="checking today",
-)
-
-FREE_TEXT_TURNS = (EMERGENCY, URGENT)
+# Free text that escalates at any point of the conversation.
+EMERGENCY = Turn(type="I can't feel it when I wipe and my back is killing me",
+                 expect=f"This could be serious. Please call {EMERGENCY_NUMBER} now.")
+# The emergency advice's first bullet ("- ..." lines of the bot's text become a list).
+EMERGENCY_FIRST_STEP = f"Call {EMERGENCY_NUMBER} now, or go straight to the nearest emergency department."
+URGENT = Turn(type="My calf is swollen, red and hot",
+              expect="You should be seen by a clinician today.")

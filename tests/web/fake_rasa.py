@@ -1,9 +1,12 @@
-"""A stand-in for Rasa's socket.io channel that answers from the scripted conversation.
+"""A stand-in for Rasa's socket.io channel that answers from a scripted conversation.
 
 Speaks what Rasa 3.6's channel speaks with `session_persistence: true`: `session_request`
 joins the room named by the session id and is answered by `session_confirm` (the id);
 `user_uttered` {message, session_id} is answered in that room by `bot_uttered`. Like Rasa it
 sends no CORS headers (`cors_allowed_origins=[]`), so the widget must use websockets.
+
+The widget tests run against the real bot (chat_scenario.py); this fake is for what the real
+one can't be made to do: drop and refuse connections.
 
 Run on its own to try the page by hand: python tests/web/fake_rasa.py --port 5005
 """
@@ -17,9 +20,69 @@ import uuid
 
 import socketio
 from aiohttp import web
-from chat_scenario import FREE_TEXT_TURNS, INIT_PAYLOAD, OPENING, TO_SELF_CARE
+from chat_scenario import EMERGENCY_NUMBER, INIT_PAYLOAD, Turn
 
-SCRIPT = (OPENING, *TO_SELF_CARE)
+# ---- the fake's script: our channel's payload {"text"?, "buttons"?, "custom"?} ----
+
+YES_NO = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
+
+FAKE_OPENING = Turn(
+    replies=({
+        "text": "Hello, I'm the clinic's symptom checker (a fake one, for tests).\n\nDo you agree "
+                "to us keeping this conversation so a clinician can read it?",
+        "buttons": YES_NO,
+    },),
+    expect="Do you agree",
+)
+
+FAKE_PLAN = [
+    {"id": "heel_walking", "title": "Heel walking", "text": "Walk on your heels for a minute."},
+    {"id": "gastrocnemius_stretch", "title": "Calf stretch", "text": "Lean on a wall, knee straight."},
+]
+
+# From consent to the self-care outcome.
+FAKE_TO_SELF_CARE = (
+    Turn(
+        click="Yes",
+        replies=({"text": "Thank you. Tell me in your own words what is troubling you."},),
+        expect="in your own words",
+    ),
+    Turn(
+        type="My lower back has hurt since I lifted a box last week",
+        replies=({
+            "text": "Do you have any numbness or tingling around your bottom or genitals?",
+            "buttons": YES_NO,
+            "custom": {"ask": "saddle_numbness"},
+        },),
+        expect="numbness or tingling",
+    ),
+    Turn(
+        click="No",
+        replies=(
+            {
+                "text": "Thank you. Your answers suggest back pain you can look after at home.",
+                "custom": {"triage": {"level": "self_care",
+                                      "plan": [step["id"] for step in FAKE_PLAN]}},
+            },
+            {"text": "Here is your self-care plan:", "custom": {"plan": FAKE_PLAN}},
+        ),
+        expect="self-care plan",
+    ),
+)
+
+# Free text the fake answers at any point of the conversation.
+FAKE_EMERGENCY = Turn(
+    type="I can't feel it when I wipe",
+    replies=({
+        "text": f"This could be serious. Please call {EMERGENCY_NUMBER} now.",
+        "custom": {"triage": {"level": "emergency", "call": EMERGENCY_NUMBER}},
+    },),
+    expect="This could be serious",
+)
+
+FREE_TEXT_TURNS = (FAKE_EMERGENCY,)
+
+SCRIPT = (FAKE_OPENING, *FAKE_TO_SELF_CARE)
 
 
 def expected_message(index: int) -> str:

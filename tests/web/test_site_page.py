@@ -35,8 +35,14 @@ class Tags(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def client(site_app):
-    return site_app.test_client()
+def site_env(fake_site) -> dict:
+    """The page's configuration does not depend on the bot: the fake's copy of the site will do."""
+    return fake_site.env
+
+
+@pytest.fixture(scope="module")
+def client(fake_site):
+    return fake_site.app.test_client()
 
 
 @pytest.fixture(scope="module")

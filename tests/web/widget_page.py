@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from chat_scenario import OPENING, Turn
+from chat_scenario import Turn
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
@@ -28,6 +28,7 @@ CHROMIUM_FLAGS = (
 # name: (width, height, mobile)
 VIEWPORTS = {"desktop": (1280, 800, False), "phone": (390, 844, True)}
 WAIT_SECONDS = 10
+REPLY_SECONDS = 45  # the real bot's replies, on a busy machine
 
 
 def start_chromium(profile_dir: Path) -> webdriver.Chrome:
@@ -52,9 +53,10 @@ def origin(url: str) -> str:
 class ChatPage:
     """The clinic page with its chat widget, seen through the browser."""
 
-    def __init__(self, driver: webdriver.Chrome, site_url: str) -> None:
+    def __init__(self, driver: webdriver.Chrome, site_url: str, opening: Turn) -> None:
         self.driver = driver
         self.site_url = site_url
+        self.opening = opening  # what the bot's opening shows
         self.viewport = "desktop"
 
     # ---- finding things ----
@@ -84,6 +86,7 @@ class ChatPage:
     def reload(self) -> None:
         self.driver.refresh()
         self.wait_until(lambda: self.part("launcher").is_displayed(), "the launcher never showed")
+        self.wait_for_panel()  # a widget left open opens again
 
     def set_viewport(self, name: str) -> None:
         width, height, mobile = VIEWPORTS[name]
@@ -94,11 +97,19 @@ class ChatPage:
     def open_widget(self) -> None:
         self.part("launcher").click()
         self.wait_until(lambda: self.part("input").is_displayed(), "the widget did not open")
+        self.wait_for_panel()
+
+    def wait_for_panel(self) -> None:
+        """The panel fades and slides in (0.18 s), and counts as hidden while transparent; a fast
+        bot answers sooner. Wait until it has stopped moving."""
+        self.wait_until(lambda: self.driver.execute_script(
+            "return arguments[0].getAnimations().every((a) => a.playState !== 'running')",
+            self.part("panel")), "the panel kept moving")
 
     def start_conversation(self) -> None:
         """Open the widget and wait for the bot's opening message."""
         self.open_widget()
-        self.wait_for_text(OPENING.expect)
+        self.wait_for_text(self.opening.expect)
 
     def type_message(self, text: str) -> None:
         self.part("input").send_keys(text, Keys.ENTER)
@@ -120,9 +131,10 @@ class ChatPage:
     def log_text(self) -> str:
         return self.part("log").text
 
-    def wait_for_text(self, snippet: str) -> None:
+    def wait_for_text(self, snippet: str, seconds: float = REPLY_SECONDS) -> None:
         self.wait_until(lambda: snippet in self.log_text(),
-                        f"{snippet!r} never showed; the conversation reads:\n{self.log_text()}")
+                        f"{snippet!r} never showed; the conversation reads:\n{self.log_text()}",
+                        seconds)
 
     def messages(self, sender: str) -> list[str]:
         """Text of each message from "bot" or "user", without the screen-reader prefix."""
@@ -138,6 +150,13 @@ class ChatPage:
             "return window.localStorage.getItem('clinic-chat:v1')") or "{}")
 
     # ---- evidence ----
+
+    def scroll_to(self, css: str) -> None:
+        """Scroll the conversation so the last element matching `css` starts at its top."""
+        self.driver.execute_script("""
+            const [log, target] = arguments;  // scroll the log only (scrollIntoView moves the panel too)
+            log.scrollTop += target.getBoundingClientRect().top - log.getBoundingClientRect().top;
+        """, self.part("log"), self.find_all(css)[-1])
 
     def screenshot(self, name: str) -> Path:
         width, height, _ = VIEWPORTS[self.viewport]

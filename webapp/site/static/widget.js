@@ -45,21 +45,35 @@
 
   // ---- rendering bot content ---------------------------------------------
 
-  // Text with its line breaks kept; a paragraph whose every line is "- x" or "1. x" becomes a list.
-  function renderText(text) {
+  const BULLET = /^\s*- /;
+  const NUMBERED = /^\s*\d+\. /;
+
+  // Text with its line breaks kept; runs of "- x" or "1. x" lines become lists (the bot's
+  // messages put a heading line right above its list). `skipNumbered`: leave out the "1. x"
+  // lines (a plan the message also carries as custom.plan, shown from there).
+  function renderText(text, { skipNumbered = false } = {}) {
     const fragment = document.createDocumentFragment();
     for (const paragraph of String(text).split(/\n\s*\n/)) {
-      const lines = paragraph.split("\n").filter((line) => line.trim());
-      if (!lines.length) continue;
-      const bullet = /^\s*- /;
-      const numbered = /^\s*\d+\. /;
-      if (lines.every((line) => bullet.test(line))) {
-        fragment.append(renderList("ul", lines.map((line) => line.replace(bullet, ""))));
-      } else if (lines.every((line) => numbered.test(line))) {
-        fragment.append(renderList("ol", lines.map((line) => line.replace(numbered, ""))));
-      } else {
-        fragment.append(element("p", "", lines.join("\n")));
+      let lines = paragraph.split("\n").filter((line) => line.trim());
+      if (skipNumbered) lines = lines.filter((line) => !NUMBERED.test(line));
+      let run = [];
+      let runKind = null;
+      const flush = () => {
+        if (runKind === "ul" || runKind === "ol") {
+          const marker = runKind === "ul" ? BULLET : NUMBERED;
+          fragment.append(renderList(runKind, run.map((line) => line.replace(marker, ""))));
+        } else if (run.length) {
+          fragment.append(element("p", "", run.join("\n")));
+        }
+        run = [];
+      };
+      for (const line of lines) {
+        const kind = BULLET.test(line) ? "ul" : NUMBERED.test(line) ? "ol" : "p";
+        if (kind !== runKind) flush();
+        runKind = kind;
+        run.push(line);
       }
+      flush();
     }
     return fragment;
   }
@@ -140,8 +154,9 @@
     const custom = message.custom && typeof message.custom === "object" ? message.custom : {};
     const bubble = element("div", "chat-msg chat-msg--bot");
     bubble.append(hiddenText("Assistant: "));
-    if (message.text) bubble.append(renderText(message.text));
-    if (Array.isArray(custom.plan) && custom.plan.length) bubble.append(renderPlan(custom.plan));
+    const plan = Array.isArray(custom.plan) && custom.plan.length ? custom.plan : null;
+    if (message.text) bubble.append(renderText(message.text, { skipNumbered: Boolean(plan) }));
+    if (plan) bubble.append(renderPlan(plan));
     const explanation = custom.explanation && renderExplanation(custom.explanation);
     if (explanation) bubble.append(explanation);
     const buttons = buttonsOf(message);

@@ -20,6 +20,10 @@ class ChannelLimits:
     ip_per_minute: int = field(
         default_factory=lambda: _env_int("CLINIC_RATE_LIMIT_IP_PER_MINUTE", 300))
     ip_burst: int = field(default_factory=lambda: _env_int("CLINIC_RATE_LIMIT_IP_BURST", 100))
+    # Browser origins allowed to open the widget's socket (comma-separated, e.g.
+    # "https://clinic.example"); unset = no Origin check (development).
+    socket_origins: tuple[str, ...] = field(default_factory=lambda: tuple(
+        origin.strip().rstrip("/") for origin in _env("CLINIC_SOCKET_ORIGINS").split(",") if origin.strip()))
     redis_url: str = field(default_factory=lambda: get_settings().redis_url)
     redis_key_prefix: str = field(
         default_factory=lambda: _env("CLINIC_RATE_LIMIT_PREFIX", "clinic:ratelimit:"))

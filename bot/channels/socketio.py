@@ -74,6 +74,9 @@ class ClinicSocketIOInput(SocketIOInput):
         limits = get_limits()
         limiter = RateLimiter(limits, self.name())
         sio.eio.max_http_buffer_size = limits.max_body_bytes
+        # Rasa builds the server with cors_allowed_origins=[], which turns Origin checks off.
+        if limits.socket_origins:
+            sio.eio.cors_allowed_origins = list(limits.socket_origins)
 
         # Registering the same events again replaces Rasa's handlers for them.
         @sio.on("session_request", namespace=self.namespace)

@@ -13,6 +13,7 @@ from channel_harness import EMERGENCY, FOLLOW_UP, QUESTION, LiveServer, dumps, e
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.channels.config import get_limits
 from bot.channels.rest import ClinicRestInput
 
 WEBHOOK = "/webhooks/rest/webhook"
@@ -95,7 +96,7 @@ BAD_PAYLOADS = [
     pytest.param({"sender": "s", "message": 5}, id="number-message"),
     pytest.param({"sender": "s", "message": ["hi"]}, id="list-message"),
     pytest.param({"sender": "s", "message": NESTED}, id="object-message"),
-    pytest.param({"sender": "s", "message": "x" * 4001}, id="long-message"),
+    pytest.param({"sender": "s", "message": "x" * (get_limits().max_message_chars + 1)}, id="long-message"),
     pytest.param({"sender": "s", "message": "hi", "metadata": "{not json"}, id="metadata-text"),
     pytest.param({"sender": "s", "message": "hi", "metadata": [1]}, id="metadata-list"),
     pytest.param({"sender": "s", "message": "hi", "metadata": {"x": NESTED}},

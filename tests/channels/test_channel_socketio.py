@@ -10,6 +10,7 @@ import requests
 import socketio
 from channel_harness import EMERGENCY, FOLLOW_UP, QUESTION, LiveServer, emergency_line, wait_for
 
+from bot.channels.config import get_limits
 from bot.channels.socketio import ClinicSocketIOInput
 
 CREDENTIALS = {"user_message_evt": "user_uttered", "bot_message_evt": "bot_uttered",
@@ -121,7 +122,7 @@ def test_an_invalid_session_id_is_replaced(patients: Callable[..., Patient]) -> 
     pytest.param({"session_id": "session-1"}, id="no-message"),
     pytest.param({"message": "hi"}, id="no-session"),
     pytest.param({"message": "hi", "session_id": "bad id!"}, id="bad-session"),
-    pytest.param({"message": "x" * 4001, "session_id": "session-1"}, id="too-long"),
+    pytest.param({"message": "x" * (get_limits().max_message_chars + 1), "session_id": "session-1"}, id="too-long"),
     pytest.param({"message": "hi", "session_id": "session-1", "metadata": "{oops"},
                  id="metadata-text"),
 ])
@@ -185,3 +186,18 @@ def test_a_packet_too_deep_to_decode_leaves_the_connection_working(server: LiveS
     requests.post(base, params=query, data=f"42{message}", timeout=10)
     assert '"echo: hi"' in requests.get(base, params=query, timeout=10).text
     assert server.dialogue.texts == ["hi"]
+
+
+def test_only_the_configured_origins_may_open_the_socket(serve: Callable[..., LiveServer],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLINIC_SOCKET_ORIGINS", "https://clinic.example")
+    live = serve(ClinicSocketIOInput.from_credentials(CREDENTIALS))
+    stranger = socketio.Client(reconnection=False)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        stranger.connect(live.base_url, transports=["polling"], socketio_path="socket.io", wait_timeout=5,
+                         headers={"Origin": "https://elsewhere.example"})
+    clinic = socketio.Client(reconnection=False)
+    clinic.connect(live.base_url, transports=["polling"], socketio_path="socket.io", wait_timeout=5,
+                   headers={"Origin": "https://clinic.example"})
+    assert clinic.connected
+    clinic.disconnect()

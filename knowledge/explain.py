@@ -68,6 +68,13 @@ def _names(k: Knowledge, ids: Iterable[str]) -> str:
     return join(k.nodes[i].name for i in ids)
 
 
+def _name_ends(k: Knowledge, answer: Answer, frame: str, relations: list[Relation], key: str,
+               end: str = "object") -> None:
+    """Say `frame` naming the other end of each relation, if there are any."""
+    if relations:
+        answer.say(k, frame, relations, **{key: _names(k, [getattr(r, end) for r in relations])})
+
+
 def _members(k: Knowledge, node_id: str) -> list[str]:
     """A muscle group's individual muscles (recursively); a muscle is its own member."""
     parts = [r.subject for r in k.relations_to(node_id, "part_of")]
@@ -102,17 +109,14 @@ def _symptom(k: Knowledge, node: Node, answer: Answer) -> None:
         answer.say(k, "symptom_signals", [relation], symptom=node.name, condition=condition.name,
                    condition_about=condition.about)
     effects = k.relations_from(node.id, "causes")
-    if effects:
-        answer.say(k, "symptom_effects", effects, effects=_names(k, [r.object for r in effects]))
-    causes = [r for r in k.relations_to(node.id) if r.relation in ("causes", "aggravates")]
-    if causes and not effects:
-        answer.say(k, "symptom_causes", causes, causes=_names(k, [r.subject for r in causes]))
+    _name_ends(k, answer, "symptom_effects", effects, "effects")
+    if not effects:
+        causes = [r for r in k.relations_to(node.id) if r.relation in ("causes", "aggravates")]
+        _name_ends(k, answer, "symptom_causes", causes, "causes", "subject")
 
 
 def _muscle(k: Knowledge, node: Node, answer: Answer) -> None:
-    parts = k.relations_to(node.id, "part_of")
-    if parts:
-        answer.say(k, "muscle_parts", parts, parts=_names(k, [r.subject for r in parts]))
+    _name_ends(k, answer, "muscle_parts", k.relations_to(node.id, "part_of"), "parts", "subject")
     origin = k.relations_from(node.id, "originates_from")
     if origin:
         qualifier = f" ({origin[0].qualifier})" if origin[0].qualifier else ""
@@ -131,32 +135,21 @@ def _muscle(k: Knowledge, node: Node, answer: Answer) -> None:
     if nerves and roots:
         answer.say(k, "muscle_nerves", nerves=_names(k, nerves), roots=_names(k, roots))
     care = [r for m in [node.id, *_members(k, node.id)] for r in k.relations_from(m, "treated_by")]
-    if care:
-        answer.say(k, "muscle_care", care, steps=_names(k, [r.object for r in care]))
+    _name_ends(k, answer, "muscle_care", care, "steps")
 
 
 def _nerve(k: Knowledge, node: Node, answer: Answer) -> None:
-    supplies = k.relations_to(node.id, "innervated_by")
-    if supplies:
-        answer.say(k, "nerve_supplies", supplies, muscles=_names(k, [r.subject for r in supplies]))
-    roots = k.relations_to(node.id, "root_of")
-    if roots:
-        answer.say(k, "nerve_roots", roots, roots=_names(k, [r.subject for r in roots]))
+    _name_ends(k, answer, "nerve_supplies", k.relations_to(node.id, "innervated_by"), "muscles", "subject")
+    _name_ends(k, answer, "nerve_roots", k.relations_to(node.id, "root_of"), "roots", "subject")
     habits = [r for r in k.relations_to(node.id, "aggravates") if k.nodes[r.subject].type == "habit"]
     if habits:
         answer.say(k, "nerve_habits", habits, habits=_names(k, [r.subject for r in habits]).capitalize())
 
 
 def _root(k: Knowledge, node: Node, answer: Answer) -> None:
-    nerves = k.relations_from(node.id, "root_of")
-    if nerves:
-        answer.say(k, "root_nerves", nerves, nerves=_names(k, [r.object for r in nerves]))
-    muscles = k.relations_to(node.id, "innervated_by")
-    if muscles:
-        answer.say(k, "root_muscles", muscles, muscles=_names(k, [r.subject for r in muscles]))
-    causes = k.relations_to(node.id, "aggravates")
-    if causes:
-        answer.say(k, "root_causes", causes, conditions=_names(k, [r.subject for r in causes]))
+    _name_ends(k, answer, "root_nerves", k.relations_from(node.id, "root_of"), "nerves")
+    _name_ends(k, answer, "root_muscles", k.relations_to(node.id, "innervated_by"), "muscles", "subject")
+    _name_ends(k, answer, "root_causes", k.relations_to(node.id, "aggravates"), "conditions", "subject")
 
 
 def _habit(k: Knowledge, node: Node, answer: Answer) -> None:
@@ -179,20 +172,14 @@ def _habit(k: Knowledge, node: Node, answer: Answer) -> None:
 
 
 def _step(k: Knowledge, node: Node, answer: Answer) -> None:
-    treats = k.relations_to(node.id, "treated_by")
-    if treats:
-        answer.say(k, "step_treats", treats, targets=_names(k, [r.subject for r in treats]))
+    _name_ends(k, answer, "step_treats", k.relations_to(node.id, "treated_by"), "targets", "subject")
     rule = k.plan_steps.get(node.id)
     if rule and rule.why_first:
         answer.sentences.append(rule.why_first)
-        answer.facts.append({"fact": f"{node.id} comes first", "doc": "clinic_article",
-                             "claim": "The dorsiflexors must be treated before the calf muscles."})
-    before = k.relations_to(node.id, "precedes")
-    if before:
-        answer.say(k, "step_after", before, before=_names(k, [r.subject for r in before]))
-    after = k.relations_from(node.id, "precedes")
-    if after:
-        answer.say(k, "step_before", after, after=_names(k, [r.object for r in after]))
+        answer.facts.append({"fact": f"{node.id} comes first", "doc": rule.why_first_source.doc,
+                             "claim": rule.why_first_source.claim})
+    _name_ends(k, answer, "step_after", k.relations_to(node.id, "precedes"), "before", "subject")
+    _name_ends(k, answer, "step_before", k.relations_from(node.id, "precedes"), "after")
 
 
 def _condition(k: Knowledge, node: Node, answer: Answer) -> None:

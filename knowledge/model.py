@@ -131,6 +131,7 @@ class PlanStepRule:
     include_if_any: tuple[str, ...]
     tailor: dict[str, str]
     why_first: str = ""
+    why_first_source: Citation | None = None
 
 
 @dataclass(frozen=True)
@@ -431,10 +432,9 @@ def _load_plan(reader: _Reader, nodes: dict[str, Node], findings: dict[str, Find
             raise reader.fail(sid, f"unknown findings {unknown}")
         if not body.get("always") and not include:
             raise reader.fail(sid, "needs 'always: true' or 'include_if_any'")
-        if body.get("why_first"):
-            reader.citation(sid, body.get("source"), sources)
+        why_first_source = reader.citation(sid, body.get("source"), sources) if body.get("why_first") else None
         steps[sid] = PlanStepRule(sid, bool(body.get("always")), include, dict(tailor),
-                                  str(body.get("why_first", "")).strip())
+                                  str(body.get("why_first", "")).strip(), why_first_source)
     missing = [n.id for n in nodes.values() if n.type == "self_care_step" and n.id not in steps]
     if missing:
         raise reader.fail("steps", f"no inclusion rule for steps {missing}")

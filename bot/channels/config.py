@@ -1,4 +1,4 @@
-"""Channel limits read from the environment (see README.md in this folder)."""
+"""Channel limits read from the environment (see the channels section of README.md)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -26,6 +26,7 @@ from bot.channels.validation import (
     error_response,
     guarded,
     parse_json_object,
+    valid_sender,
     webhook_blueprint,
 )
 
@@ -125,12 +126,13 @@ def messaging_events(payload: Dict[str, Any]) -> Iterator[Tuple[str, str]]:
             if not isinstance(event, dict):
                 raise InvalidPayload("a messaging event must be an object")
             text = _event_text(event)
-            sender_id = (event.get("sender") or {}).get("id")
+            sender = event.get("sender")
+            sender_id = sender.get("id") if isinstance(sender, dict) else None
             if text is None:
                 continue  # echoes, attachments, deliveries, reads
             if not isinstance(sender_id, str) or not sender_id:
                 raise InvalidPayload("a messaging event has no sender id")
-            yield sender_id, text
+            yield valid_sender(sender_id, "sender id"), text
 
 
 def _event_text(event: Dict[str, Any]) -> Optional[str]:

@@ -20,7 +20,17 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.channels.config import get_limits
 from bot.channels.messaging import BufferedOutput, OnNewMessage, auth_failure, handle_user_text
 from bot.channels.rendering import SLACK, Outgoing
-from bot.channels.validation import InvalidPayload, guarded, parse_json_object, webhook_blueprint
+from bot.channels.validation import (
+    InvalidPayload,
+    guarded,
+    parse_json_object,
+    valid_sender,
+    webhook_blueprint,
+)
+
+
+def _object(value: Any) -> Dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 class ClinicSlackOutput(BufferedOutput):
@@ -121,14 +131,20 @@ class ClinicSlackInput(SlackInput):
 
     def _on_interaction(self, request: Request, payload: Dict[str, Any],
                         on_new_message: OnNewMessage) -> HTTPResponse:
+        actions = payload.get("actions")
+        if actions and not (isinstance(actions, list) and all(isinstance(a, dict) for a in actions)):
+            raise InvalidPayload("actions must be a list of objects")
         if not self._is_interactive_message(payload):
             return response.text("ignored")
-        text = self._get_interactive_response(payload["actions"][0])
+        try:
+            text = self._get_interactive_response(payload["actions"][0])
+        except (AttributeError, IndexError, KeyError, TypeError):
+            raise InvalidPayload("the action is malformed") from None
         if not isinstance(text, str):
             return response.text("ignored")  # link buttons carry no value
-        sender_id = payload["user"]["id"]
-        message = payload.get("message") or {}
-        metadata = {"out_channel": (payload.get("channel") or {}).get("id"),
+        sender_id = _object(payload.get("user")).get("id")
+        message = _object(payload.get("message"))
+        metadata = {"out_channel": _object(payload.get("channel")).get("id"),
                     "thread_id": message.get("thread_ts", message.get("ts")),
                     "users": [sender_id]}
         self._start_turn(request, on_new_message, sender_id, text, metadata)
@@ -138,8 +154,8 @@ class ClinicSlackInput(SlackInput):
                     text: str, metadata: Dict[str, Any]) -> None:
         if not isinstance(sender_id, str) or not sender_id:
             raise InvalidPayload("the event has no user")
-        conversation_id = self._get_conversation_id(
-            sender_id, metadata["out_channel"], metadata["thread_id"])
+        conversation_id = valid_sender(self._get_conversation_id(
+            sender_id, metadata["out_channel"], metadata["thread_id"]), "conversation id")
         output = self.get_output_channel(
             metadata["out_channel"], metadata["thread_id"] if self.use_threads else None,
             collect=True)

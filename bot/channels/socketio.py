@@ -80,7 +80,7 @@ class ClinicSocketIOInput(SocketIOInput):
 
         # Registering the same events again replaces Rasa's handlers for them.
         @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: str, data: Any) -> None:
+        async def session_request(sid: str, data: Any = None, *_: Any) -> None:
             requested = data.get("session_id") if isinstance(data, dict) else None
             try:
                 session_id = valid_sender(requested, "session_id")
@@ -91,7 +91,8 @@ class ClinicSocketIOInput(SocketIOInput):
             await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
-        async def handle_message(sid: str, data: Any) -> None:
+        async def handle_message(sid: str, data: Any = None, *_: Any) -> None:
+            # An event with no argument or several must not raise: the patient gets input_error.
             try:
                 if not isinstance(data, dict):
                     raise InvalidPayload("the message event must carry a JSON object")

@@ -23,7 +23,13 @@ from sanic.response import HTTPResponse
 from bot.channels.config import get_limits
 from bot.channels.messaging import BufferedOutput, OnNewMessage, auth_failure, handle_user_text
 from bot.channels.rendering import TELEGRAM, Outgoing
-from bot.channels.validation import InvalidPayload, guarded, parse_json_object, webhook_blueprint
+from bot.channels.validation import (
+    InvalidPayload,
+    guarded,
+    parse_json_object,
+    valid_sender,
+    webhook_blueprint,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -158,4 +164,4 @@ def _chat_id(message: Any) -> str:
     chat_id = chat.get("id") if isinstance(chat, dict) else None
     if not isinstance(chat_id, int) or isinstance(chat_id, bool):
         raise InvalidPayload("the update has no chat id")
-    return str(chat_id)
+    return valid_sender(str(chat_id), "chat id")  # a conversation id fits the tracker store

@@ -23,7 +23,7 @@ from twilio.rest import Client
 from bot.channels.config import get_limits
 from bot.channels.messaging import BufferedOutput, OnNewMessage, auth_failure, handle_user_text
 from bot.channels.rendering import SMS, WHATSAPP, ChannelProfile, Outgoing
-from bot.channels.validation import InvalidPayload, guarded, webhook_blueprint
+from bot.channels.validation import InvalidPayload, guarded, valid_sender, webhook_blueprint
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +114,7 @@ class ClinicTwilioInput(TwilioInput):
             sender_id, text = form.get("From"), form.get("Body")
             if not isinstance(sender_id, str) or not sender_id:
                 raise InvalidPayload("From is missing")
+            sender_id = valid_sender(sender_id, "From")  # a conversation id fits the tracker store
             if isinstance(text, str):  # media-only or location messages have no Body
                 await handle_user_text(request, on_new_message,
                                        self.get_output_channel(collect=True),

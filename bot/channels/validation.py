@@ -17,9 +17,14 @@ logger = logging.getLogger(__name__)
 MAX_SENDER_CHARS = 128
 MAX_METADATA_DEPTH = 8
 MAX_METADATA_CHARS = 8 * 1024
+# spaCy's tokenizer takes time quadratic in the length of a run without whitespace made of
+# affix characters (20,000 emoji or brackets: over a minute, blocking the server for everyone);
+# no real word is this long, so longer runs are cut with a space.
+MAX_RUN_CHARS = 64
 
 # C0/C1 control characters except tab and newline, and lone surrogates (invalid UTF-8).
 _UNWANTED_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_LONG_RUN = re.compile(r"\S{%d}(?=\S)" % MAX_RUN_CHARS)
 _SENDER = re.compile(r"[A-Za-z0-9_.:@+\-]{1,%d}" % MAX_SENDER_CHARS)
 
 
@@ -28,8 +33,17 @@ class InvalidPayload(ValueError):
 
 
 def clean_text(text: str) -> str:
-    """Drop control characters, keeping newlines (CR and CRLF become LF) and tabs."""
+    """Drop control characters, keeping newlines (CR and CRLF become LF) and tabs; cut runs
+    without whitespace longer than MAX_RUN_CHARS."""
+    return _cut_long_runs(_drop_control_chars(text))
+
+
+def _drop_control_chars(text: str) -> str:
     return _UNWANTED_CHARS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _cut_long_runs(text: str) -> str:
+    return _LONG_RUN.sub(r"\g<0> ", text)
 
 
 def parse_json_object(body: bytes) -> Dict[str, Any]:
@@ -54,10 +68,10 @@ def valid_message(value: Any, max_chars: int) -> str:
     """A message must be a string; empty is fine (the bot answers it)."""
     if not isinstance(value, str):
         raise InvalidPayload("message must be a string")
-    text = clean_text(value)
+    text = _drop_control_chars(value)
     if len(text) > max_chars:
         raise InvalidPayload(f"message must be at most {max_chars} characters")
-    return text
+    return _cut_long_runs(text)
 
 
 def valid_metadata(value: Any) -> Optional[Dict[str, Any]]:

@@ -1,0 +1,126 @@
+"""PostgreSQL restarted mid-conversation (a private instance): Rasa's tracker store and the staff
+console reconnect, and no event of the conversation is lost.
+
+Two faults: a clean restart between two turns (every pooled connection goes stale), and a crash
+(immediate stop) with a turn arriving while the database is down: that turn waits (bot/stores.py
+retries for up to 30 s) and is answered and stored once the database is back.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from storage.migrate import upgrade
+from tests.faults.helpers import (
+    Stack,
+    asks,
+    assert_answered,
+    bot_texts,
+    console_session,
+    create_staff,
+    fault_env,
+    stored_events,
+    user_texts,
+    web_app,
+)
+from tests.faults.services import PrivatePostgres
+
+pytestmark = [pytest.mark.servers, pytest.mark.slow, pytest.mark.timeout(600)]
+
+DOWN_SECONDS = 4
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    server = PrivatePostgres().start()
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture(scope="module")
+def stack(model, postgres, tmp_path_factory):
+    url = postgres.create_database("clinic_faults_pg")
+    upgrade(url)
+    env = fault_env(CLINIC_DATABASE_URL=url, CLINIC_SECRET_KEY="faults-console-secret")
+    stack = Stack(env, tmp_path_factory.mktemp("faults-postgres"))
+    create_staff(stack.env)
+    web = web_app(stack.env, stack.log_dir)
+    try:
+        stack.start_actions()
+        stack.start_rasa()
+        web.start().wait_ready()
+        stack.web = web
+        stack.database_url = url
+        yield stack
+    finally:
+        web.stop()
+        stack.stop()
+
+
+def console_lists(session, base_url: str, sender: str) -> bool:
+    response = session.get(f"{base_url}/staff/", timeout=60)
+    assert response.status_code == 200, response.status_code
+    return sender in response.text
+
+
+def test_postgres_restarted_and_crashed_mid_conversation_nothing_is_lost(stack, postgres, new_sender):
+    sender = new_sender("pg")
+    web_url = stack.web.health_url.rsplit("/staff/", 1)[0]
+    console = console_session(web_url)
+    sent, replies = [], []
+
+    def say(message: str) -> list[dict]:
+        sent.append(message)
+        answer = stack.say(sender, message)
+        assert_answered(answer)
+        replies.extend(answer)
+        return answer
+
+    say("my lower back hurts and my calves cramp at night")
+    assert asks(say("/affirm"))
+    say("no")
+    assert console_lists(console, web_url, sender)
+
+    postgres.restart("fast")  # between two turns: every pooled connection is now dead
+    assert asks(say("no")), "the screen goes on"
+    assert console_lists(console, web_url, sender), "the console reconnects"
+
+    postgres.stop("immediate")  # a crash; the next turn arrives while it is down
+    result: dict = {}
+
+    def late_turn() -> None:
+        started = time.monotonic()
+        try:
+            result["replies"] = stack.say(sender, "no", timeout=90)
+        except BaseException as error:  # reported by the test thread
+            result["error"] = error
+        result["seconds"] = time.monotonic() - started
+
+    sent.append("no")
+    thread = threading.Thread(target=late_turn)
+    thread.start()
+    time.sleep(DOWN_SECONDS)
+    postgres.start()
+    thread.join(90)
+    assert "error" not in result, result.get("error")
+    assert result["seconds"] >= DOWN_SECONDS - 1, "the turn waited for the database"
+    assert_answered(result["replies"])
+    assert not any((r.get("custom") or {}).get("degraded") for r in result["replies"])
+    replies.extend(result["replies"])
+
+    say("what is the soleus?")
+    say("no")
+    assert stack.rasa.popen.poll() is None and stack.actions.popen.poll() is None
+    assert "Database unavailable while trying to read a conversation" in stack.rasa.log_path.read_text(), \
+        "the turn met the database down and retried"
+
+    events = stored_events(stack.database_url, sender)
+    assert user_texts(events) == sent, "every message is stored, once, in order"
+    assert bot_texts(events) == [r.get("text") for r in replies], "every reply is stored, once, in order"
+    assert [e["timestamp"] for e in events] == sorted(e["timestamp"] for e in events)
+    response = console.get(f"{web_url}/staff/conversations/{sender}", timeout=60)
+    assert response.status_code == 200 and "soleus" in response.text

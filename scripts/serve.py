@@ -26,7 +26,7 @@ def services(env: dict[str, str]) -> list[tuple[str, list[str], str]]:
     if env.get("RASA_API_TOKEN"):
         rasa += ["--enable-api", "--auth-token", env["RASA_API_TOKEN"]]
     return [
-        ("action server", [str(BIN / "python"), "-m", "rasa_sdk", "--actions", "actions", "--port", actions_port],
+        ("action server", [str(BIN / "python"), "-m", "actions.server", "--actions", "actions", "--port", actions_port],
          f"http://localhost:{actions_port}/health"),
         ("Rasa", rasa, f"http://localhost:{rasa_port}/"),
         ("web app", [str(BIN / "python"), "-m", "webapp.wsgi"], f"{web_origin}/"),
@@ -44,6 +44,7 @@ def answers(url: str) -> bool:
 def main() -> int:
     env = dict(os.environ, PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false")
     env.setdefault("CLINIC_ACTION_SERVER_URL", "http://localhost:5055/webhook")
+    env.setdefault("CLINIC_ACTION_SERVER_TOKEN", "")
     children: list[tuple[str, subprocess.Popen]] = []
 
     def stop(*_: object) -> None:

@@ -41,6 +41,7 @@ def answers(url: str) -> bool:
 def base_env(**overrides: str) -> dict[str, str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", CLINIC_ACTION_TIMEOUT_SECONDS="5",
                RASA_TELEMETRY_ENABLED="false")
+    env.setdefault("CLINIC_ACTION_SERVER_TOKEN", "")  # Rasa's endpoints.yml refers to it
     env.update(overrides)
     return env
 
@@ -85,7 +86,8 @@ class Process:
 
 def action_server(env: dict[str, str], log_dir: Path, port: int | None = None) -> Process:
     port = port or free_port()
-    return Process("action server", [str(BIN / "python"), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+    return Process("action server", [str(BIN / "python"), "-m", "actions.server", "--actions", "actions",
+                                     "--port", str(port)],
                    env, f"http://127.0.0.1:{port}/health", log_dir / f"actions-{port}.log")
 
 

@@ -80,7 +80,7 @@ def test_no_secret_from_the_environment_in_any_log(hostile, web):
     console_session(web.health_url.rsplit("/staff/", 1)[0])  # the console has logged in at least once
     secrets = {**SECRETS, "RASA_API_TOKEN": API_TOKEN, "staff password": STAFF_PASSWORD}
     # Twilio's client logs each API call's URL at INFO, and the URL names the account: its SID is
-    # an identifier (like a user name), not a credential (docs/security.md).
+    # an identifier (like a user name), not a credential (README.md, Security and faults).
     del secrets["TWILIO_ACCOUNT_SID"]
     logs = all_logs(hostile)
     leaks = {(name, secret) for name, text in logs.items() for secret, value in secrets.items() if value in text}

@@ -1,6 +1,7 @@
 """Our Rasa bot against a bare Rasa bot on the same machine and channel (REST), side by side.
 
-    .venv/bin/python benchmarks/rasa_latency.py [--turns 500] [--concurrency 50] [--no-training] [--profile]
+    .venv/bin/python benchmarks/rasa_latency.py [--turns 500] [--concurrency 50] [--rounds 2]
+        [--no-training] [--profile] [--ours-pythonpath DIR] [--name rasa_latency]
 
 The bare bot is Rasa's own starter (`rasa init`), generated, trained once and cached in
 build/bench/bare/. For each bot: turn latency over sequential turns of its own conversations (ours:
@@ -8,8 +9,10 @@ scripted patients through consent, screening questions, outcomes and questions),
 conversations (throughput, errors, p95), two replicas against one on PostgreSQL + Redis, peak RSS of
 each Rasa process tree, time from start to first answer, and full training time. Ours runs as
 docker-compose.yml configures it (tests/deploy/deployment.py: local_environment) on a fresh
-PostgreSQL database and this machine's Redis; the bare bot runs first with Rasa's defaults
-(in-memory stores, the floor) and then on PostgreSQL + Redis for the replica comparison.
+PostgreSQL database and this machine's Redis; the bare bot with Rasa's defaults
+(in-memory stores, the floor) and also on PostgreSQL + Redis. All run at once and their turns are
+interleaved (sequential: conversation by conversation; concurrent: rounds in alternating order),
+so load from other jobs on the machine hits them alike.
 
 Every Rasa process gets TF_INTRA_OP_PARALLELISM_THREADS=TF_INTER_OP_PARALLELISM_THREADS=1 (two
 replicas share 2 cores). Rate limits stay on for ours, set far above the load. Results go to
@@ -20,10 +23,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -162,22 +167,46 @@ async def conversation(session, url: str, steps: list, load: Load, tag: str) -> 
     return turns
 
 
-async def sequential(urls: list[str], scenarios: list, turns: int, tag: str, warmup: bool = True) -> Load:
-    """Conversations one after another until `turns` turns are measured (after one warm-up round)."""
+@dataclass
+class Bot:
+    """A configuration under test: its conversations, and its Rasa replicas (URL, pid)."""
+    name: str
+    scenarios: list
+    replicas: list[Process] = field(default_factory=list)
+    helpers: list[Process] = field(default_factory=list)  # the action server: its CPU is reported too
+
+    @property
+    def urls(self) -> list[str]:
+        return [r.health_url.rstrip("/") for r in self.replicas]
+
+    @property
+    def pids(self) -> list[int]:
+        return [r.popen.pid for r in self.replicas]
+
+
+async def sequential(bots: list[Bot], turns: int) -> dict[str, Load]:
+    """Conversations of each bot interleaved, the one with fewest turns so far going next (so
+    outside load hits them alike), until each has sent `turns` turns; one warm-up round first."""
+    loads = {bot.name: Load() for bot in bots}
+
+    def sent(bot: Bot) -> int:
+        return len(loads[bot.name].latencies) + sum(loads[bot.name].errors.values())
+
     async with aiohttp.ClientSession() as session:
-        if warmup:
-            for _, steps in scenarios:
-                await conversation(session, urls[0], steps, Load(), tag + "-warm")
-        load, done, index, shown = Load(), 0, 0, 0
-        started = time.perf_counter()
-        while done < turns:
-            done += await conversation(session, urls[index % len(urls)], scenarios[index % len(scenarios)][1], load, tag)
-            index += 1
-            if done - shown >= 100:
-                shown = done
-                log(f"  {tag}: {done}/{turns} turns, p95 so far {load.stats()['p95_ms']} ms")
-        load.wall_s = time.perf_counter() - started
-    return load
+        for bot in bots:
+            for _, steps in bot.scenarios:
+                await conversation(session, bot.urls[0], steps, Load(), bot.name + "-warm")
+        started, shown = Counter(), 0
+        while min(map(sent, bots)) < turns:
+            bot = min(bots, key=sent)
+            steps = bot.scenarios[started[bot.name] % len(bot.scenarios)][1]
+            started[bot.name] += 1
+            await conversation(session, bot.urls[0], steps, loads[bot.name], bot.name)
+            if min(map(sent, bots)) - shown >= 100:
+                shown = min(map(sent, bots))
+                log("  sequential: " + ", ".join(f"{b.name} {sent(b)} turns (p95 {loads[b.name].stats()['p95_ms']} ms)"
+                                                  for b in bots))
+    return loads
 
 
 async def concurrent(urls: list[str], scenarios: list, clients: int, turns_each: int, tag: str) -> Load:
@@ -187,26 +216,72 @@ async def concurrent(urls: list[str], scenarios: list, clients: int, turns_each:
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
         async def patient(index: int) -> None:
-            done, n = 0, index
+            # Every replica gets every kind of conversation.
+            done, n = 0, index // len(urls)
             while done < turns_each:
                 done += await conversation(session, urls[index % len(urls)], scenarios[n % len(scenarios)][1], load, tag)
                 n += 1
 
         started = time.perf_counter()
-        progress = asyncio.create_task(_report(load, tag, clients * turns_each))
         await asyncio.gather(*(patient(i) for i in range(clients)))
-        progress.cancel()
         load.wall_s = time.perf_counter() - started
     return load
 
 
-async def _report(load: Load, tag: str, expected: int) -> None:
-    while True:
-        await asyncio.sleep(10)
-        log(f"  {tag}: {len(load.latencies)}/~{expected} turns, {sum(load.errors.values())} errors")
+@dataclass
+class Cpu:
+    """CPU used during runs: the machine's busy share and each watched Rasa process's cores."""
+    wall: float = 0.0
+    machine_busy: float = 0.0
+    machine_total: float = 0.0
+    processes: list[float] = field(default_factory=list)
+
+    def summary(self, replicas: int) -> dict:
+        cores = [round(seconds / self.wall, 2) for seconds in self.processes] if self.wall else []
+        return {"machine_busy_pct": round(100 * self.machine_busy / self.machine_total, 1) if self.machine_total else None,
+                "rasa_cores_used": cores[:replicas], "action_server_cores_used": cores[replicas:]}
 
 
-# --- processes ------------------------------------------------------------------------------------
+def measured(coroutine, pids: list[int], cpu: Cpu) -> Load:
+    processes = [psutil.Process(pid) for pid in pids]
+    before, machine = [sum(p.cpu_times()[:2]) for p in processes], psutil.cpu_times()
+    started = time.monotonic()
+    load = asyncio.run(coroutine)
+    after = psutil.cpu_times()
+    cpu.wall += time.monotonic() - started
+    cpu.machine_total += sum(after) - sum(machine)
+    cpu.machine_busy += (sum(after) - sum(machine)) - (after.idle - machine.idle)
+    used = [sum(p.cpu_times()[:2]) - b for p, b in zip(processes, before, strict=True)]
+    cpu.processes = [a + b for a, b in zip(cpu.processes or [0.0] * len(used), used, strict=True)]
+    return load
+
+
+def merge(total: Load, part: Load) -> None:
+    total.latencies += part.latencies
+    total.errors.update(part.errors)
+    total.no_outcome += part.no_outcome
+    total.degraded += part.degraded
+    total.wall_s += part.wall_s
+
+
+def concurrent_rounds(runs: list[tuple[str, Bot, int]], args) -> dict[str, dict]:
+    """Each run (name, bot, replicas used) `args.rounds` times, in alternating order (ABBA), so a
+    change in outside load between runs does not favour one of them."""
+    loads, cpus = {name: Load() for name, _, _ in runs}, {name: Cpu() for name, _, _ in runs}
+    for round_index in range(args.rounds):
+        for name, bot, replicas in (runs if round_index % 2 == 0 else runs[::-1]):
+            part = measured(concurrent(bot.urls[:replicas], bot.scenarios, args.concurrency, args.turns_each, name),
+                            bot.pids[:replicas] + [h.popen.pid for h in bot.helpers], cpus[name])
+            merge(loads[name], part)
+            log(f"  round {round_index + 1}/{args.rounds} {name}: {part.stats()['throughput_tps']} turns/s, "
+                f"p95 {part.stats()['p95_ms']} ms, {sum(part.errors.values())} errors")
+    replicas = {name: n for name, _, n in runs}
+    return {name: {**with_latencies(loads[name]), "cpu": cpus[name].summary(replicas[name])} for name in loads}
+
+
+def with_latencies(load: Load) -> dict:
+    return {**load.stats(), "latencies_ms": [round(1000 * x, 2) for x in load.latencies]}
+
 
 class PeakRss:
     """Samples the resident memory of process trees; keeps each tree's peak."""
@@ -257,14 +332,16 @@ def first_answer(url: str, process: Process, message: str, timeout: float = 300)
     raise RuntimeError(f"{process.name} gave no answer within {timeout:.0f} s")
 
 
-def start(process: Process, rss: PeakRss, key: str, ready_message: str | None = None) -> float | None:
+def start(process: Process, rss: PeakRss, key: str, ready_message: str | None = None,
+          wait: bool = True) -> float | None:
     process.started = time.monotonic()
     process.start()
     rss.watch(key, process.popen.pid)
-    if ready_message is None:
+    if ready_message is not None:
+        return first_answer(process.health_url.rstrip("/"), process, ready_message)
+    if wait:
         process.wait_ready()
-        return None
-    return first_answer(process.health_url.rstrip("/"), process, ready_message)
+    return None
 
 
 def bare_model() -> Path:
@@ -308,10 +385,10 @@ def bare_storage_endpoints(database_url: str, redis_url: str, prefix: str) -> Pa
 class Profiler:
     """py-spy record (raw collapsed stacks) of running processes, stopped on demand."""
 
-    def __init__(self, targets: dict[str, int], out_dir: Path) -> None:
+    def __init__(self, targets: dict[str, int], out_dir: Path, prefix: str) -> None:
         self.children = {}
         for name, pid in targets.items():
-            out = out_dir / f"rasa_latency_profile_{name}.txt"
+            out = out_dir / f"{prefix}_profile_{name}.txt"
             self.children[name] = (out, subprocess.Popen(
                 [str(BIN / "py-spy"), "record", "--pid", str(pid), "--format", "raw", "--rate", "200",
                  "--output", str(out), "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
@@ -336,6 +413,7 @@ def _package(frame: str) -> str:
 
 
 OUR_PACKAGES = {"bot", "knowledge", "actions", "clinic", "storage"}
+ENTRY_FRAMES = ("handle_message (rasa/core/agent.py", "run (rasa_sdk/executor.py")
 
 
 def summarise_profile(path: Path) -> dict:
@@ -352,7 +430,9 @@ def summarise_profile(path: Path) -> dict:
         for frame in set(frames):
             inclusive[frame] += n
     share = lambda n: round(100 * n / total, 1) if total else 0.0  # noqa: E731
-    busy = [(f, n) for f, n in inclusive.most_common() if n < 0.8 * total]
+    # Frames below the request handler (Rasa's agent, the SDK's executor), not the server loop.
+    entry = max((n for f, n in inclusive.items() if f.startswith(ENTRY_FRAMES)), default=total)
+    busy = [(f, n) for f, n in inclusive.most_common() if n < entry or f.startswith(ENTRY_FRAMES)]
     return {"samples": total, "self_pct_by_package": {k: share(v) for k, v in self_time.most_common(12)},
             "inclusive_pct": {f: share(n) for f, n in busy[:25]},
             "ours_inclusive_pct": {f: share(n) for f, n in [x for x in busy if _package(x[0]) in OUR_PACKAGES][:12]},
@@ -361,34 +441,36 @@ def summarise_profile(path: Path) -> dict:
 
 # --- training -------------------------------------------------------------------------------------
 
-def timed(command: list[str], cwd: Path, env: dict, label: str) -> float:
+def timed(command: list[str], cwd: Path, env: dict, label: str, log_path: Path) -> float:
     log(f"training {label}: {' '.join(command[1:3])} ...")
     started = time.monotonic()
-    child = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    next_report = 30
-    while child.poll() is None:
-        time.sleep(1)
-        if time.monotonic() - started >= next_report:
-            log(f"  {label}: {next_report} s")
-            next_report += 30
+    # Output to a file: Rasa's progress bars would fill a pipe and stall the training.
+    with open(log_path, "wb") as output:
+        child = subprocess.Popen(command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT)
+        next_report = 30
+        while child.poll() is None:
+            time.sleep(1)
+            if time.monotonic() - started >= next_report:
+                log(f"  {label}: {next_report} s")
+                next_report += 30
     if child.returncode:
-        raise RuntimeError(f"{label} failed: {child.stderr.read().decode()[-2000:]}")
+        raise RuntimeError(f"{label} failed (exit {child.returncode}); see {log_path}")
     return time.monotonic() - started
 
 
-def training_times() -> dict:
+def training_times(log_dir: Path) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
         tmp = Path(tmp)
         # A fresh cache each: --force retrains every component anyway; nothing shared with `make train`.
         env = base_env(RASA_CACHE_DIRECTORY=str(tmp / "cache"))
         bare = timed([str(BIN / "rasa"), "train", "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
-                      "--out", str(tmp / "bare"), "--force"], BARE_DIR, env, "bare")
+                      "--out", str(tmp / "bare"), "--force"], BARE_DIR, env, "bare", log_dir / "train-bare.log")
         spacy = timed([sys.executable, "-c", "import sys; from pathlib import Path; "
                        "from knowledge.nlp.pipeline import save_pipeline; save_pipeline(Path(sys.argv[1]))",
-                       str(tmp / "spacy")], ROOT, env, "ours: spaCy pipeline")
+                       str(tmp / "spacy")], ROOT, env, "ours: spaCy pipeline", log_dir / "train-spacy.log")
         rasa = timed([str(BIN / "rasa"), "train", "--config", "bot/config.yml", "--domain", "bot/domain", "--data",
                       "nlu_data", "--out", str(tmp / "ours"), "--fixed-model-name", "triage", "--force"],
-                     ROOT, env, "ours: rasa train")
+                     ROOT, env, "ours: rasa train", log_dir / "train-ours.log")
     return {"bare_s": round(bare, 1), "ours_s": round(spacy + rasa, 1), "ours_spacy_s": round(spacy, 1),
             "ours_rasa_train_s": round(rasa, 1)}
 
@@ -408,84 +490,81 @@ def show_load(when: str) -> dict:
     return load
 
 
-def measure_bare(args, rss: PeakRss, log_dir: Path, redis_url: str) -> dict:
-    model = bare_model()
-    result = {"model": str(model.relative_to(ROOT))}
-    env = base_env(**THREADS)
-    rasa = bare_rasa(model, env, log_dir, BARE_DIR / "endpoints.yml")
-    log("bare bot, Rasa's defaults (in-memory stores): starting ...")
-    try:
-        result["ready_s"] = round(start(rasa, rss, "bare", "hello"), 1)
-        log(f"  first answer after {result['ready_s']} s")
-        result["sequential"] = run(sequential([rasa.health_url.rstrip("/")], BARE, args.turns, "bare"), [rasa.popen.pid])
-        result["concurrent"] = run(concurrent([rasa.health_url.rstrip("/")], BARE, args.concurrency, args.turns_each, "bare@50"),
-                                       [rasa.popen.pid])
-    finally:
-        rasa.stop()
-        rss.forget("bare")
-    result["peak_rss_mb"] = round(rss.peaks["bare"] / 2**20)
-
-    prefix = f"benchbare{uuid.uuid4().hex[:8]}"  # Rasa wants an alphanumeric prefix
-    with temporary_database("bench_bare", migrate=False) as database_url:
-        endpoints = bare_storage_endpoints(database_url, redis_url, prefix)
-        replicas = [bare_rasa(model, env, log_dir, endpoints) for _ in range(2)]
-        log("bare bot on PostgreSQL + Redis: one replica, then two ...")
+def measure(args, log_dir: Path) -> tuple[dict, dict]:
+    """Start every configuration, then measure them interleaved."""
+    rss = PeakRss()
+    bare_path = bare_model()
+    bare, ours = {"model": str(bare_path.relative_to(ROOT))}, {"model": str(MODEL.relative_to(ROOT))}
+    plain = Bot("bare", BARE)
+    bare_pg, ours_bot = Bot("bare-pg", BARE), Bot("ours", OURS)
+    processes: list[Process] = []
+    lock_prefix = f"benchbare{uuid.uuid4().hex[:8]}"  # Rasa wants an alphanumeric prefix
+    limit_prefix = f"bench-rasa-{uuid.uuid4().hex[:8]}:"
+    with contextlib.ExitStack() as stack:
         try:
-            start(replicas[0], rss, "bare-pg-1")
-            urls = [r.health_url.rstrip("/") for r in replicas]
-            pids = [r.popen.pid for r in replicas]
-            result["pg_sequential"] = run(sequential(urls[:1], BARE, args.turns, "bare-pg"), pids[:1])
-            result["pg_one_replica"] = run(concurrent(urls[:1], BARE, args.concurrency, args.turns_each, "bare-pg x1"), pids[:1])
-            start(replicas[1], rss, "bare-pg-2")
-            pids = [r.popen.pid for r in replicas]
-            result["pg_two_replicas"] = run(concurrent(urls, BARE, args.concurrency, args.turns_each, "bare-pg x2"), pids)
-        finally:
-            for replica in replicas:
-                replica.stop()
-            rss.forget("bare-pg-1")
-            rss.forget("bare-pg-2")
-    return result
+            bare_url = stack.enter_context(temporary_database("bench_bare", migrate=False))
+            ours_url = stack.enter_context(temporary_database("bench_rasa"))
+            env = base_env(**THREADS)
+            plain.replicas = [bare_rasa(bare_path, env, log_dir, BARE_DIR / "endpoints.yml")]
+            processes += plain.replicas
+            log("starting the bare bot (Rasa's defaults: in-memory stores) alone ...")
+            bare["ready_s"] = round(start(plain.replicas[0], rss, "bare", "hello"), 1)
+            log(f"  first answer after {bare['ready_s']} s")
 
-
-def measure_ours(args, rss: PeakRss, log_dir: Path, redis_url: str) -> dict:
-    result = {"model": str(MODEL.relative_to(ROOT))}
-    prefix = f"bench-rasa-{uuid.uuid4().hex[:8]}:"
-    with temporary_database("bench_rasa") as database_url:
-        port = free_port()
-        hosts = dict(database_url=database_url, redis_url=redis_url, action_url=f"http://127.0.0.1:{port}/webhook")
-        # docker-compose.yml's settings; rate limits on, far above the load.
-        env = base_env(**{**local_environment("rasa", **hosts), **THREADS, "CLINIC_RATE_LIMIT_PREFIX": prefix,
-                          "CLINIC_RATE_LIMIT_PER_MINUTE": "1000000", "CLINIC_RATE_LIMIT_BURST": "1000000",
-                          "CLINIC_RATE_LIMIT_IP_PER_MINUTE": "1000000", "CLINIC_RATE_LIMIT_IP_BURST": "1000000"})
-        actions = action_server(base_env(**local_environment("actions", **hosts)), log_dir, port)
-        replicas = [rasa_server(env, log_dir) for _ in range(2)]
-        log("ours (PostgreSQL + Redis, docker-compose.yml's settings): starting the action server, then Rasa ...")
-        try:
+            port = free_port()
+            hosts = dict(database_url=ours_url, redis_url=args.redis_url, action_url=f"http://127.0.0.1:{port}/webhook")
+            # docker-compose.yml's settings; rate limits on, far above the load.
+            ours_env = base_env(**{**local_environment("rasa", **hosts), **THREADS,
+                                   "CLINIC_RATE_LIMIT_PREFIX": limit_prefix,
+                                   "CLINIC_RATE_LIMIT_PER_MINUTE": "1000000", "CLINIC_RATE_LIMIT_BURST": "1000000",
+                                   "CLINIC_RATE_LIMIT_IP_PER_MINUTE": "1000000", "CLINIC_RATE_LIMIT_IP_BURST": "1000000"})
+            if args.ours_pythonpath:
+                ours_env["PYTHONPATH"] = f"{Path(args.ours_pythonpath).resolve()}{os.pathsep}{ours_env['PYTHONPATH']}"
+                log(f"  our Rasa processes import {args.ours_pythonpath} first (--ours-pythonpath)")
+            actions = action_server(base_env(**local_environment("actions", **hosts)), log_dir, port)
+            ours_bot.replicas = [rasa_server(ours_env, log_dir) for _ in range(2)]
+            ours_bot.helpers = [actions]
+            processes += [actions, *ours_bot.replicas]
+            log("starting ours (PostgreSQL + Redis, docker-compose.yml's settings): the action server, then Rasa ...")
             start(actions, rss, "actions")
-            result["ready_s"] = round(start(replicas[0], rss, "ours", "hello"), 1)
-            log(f"  first answer after {result['ready_s']} s (the action server was already up)")
-            urls = [r.health_url.rstrip("/") for r in replicas]
-            pids = [replicas[0].popen.pid]
-            profiler = Profiler({"rasa": replicas[0].popen.pid, "actions": actions.popen.pid}, RESULTS) \
+            ours["ready_s"] = round(start(ours_bot.replicas[0], rss, "ours", "hello"), 1)
+            log(f"  first answer after {ours['ready_s']} s (the action server was already up)")
+
+            endpoints = bare_storage_endpoints(bare_url, args.redis_url, lock_prefix)
+            bare_pg.replicas = [bare_rasa(bare_path, env, log_dir, endpoints) for _ in range(2)]
+            processes += bare_pg.replicas
+            log("starting the second replica of ours and two of the bare bot on PostgreSQL + Redis ...")
+            for key, process in (("ours-2", ours_bot.replicas[1]), ("bare-pg-1", bare_pg.replicas[0]),
+                                 ("bare-pg-2", bare_pg.replicas[1])):
+                start(process, rss, key, wait=False)
+            for process in (ours_bot.replicas[1], *bare_pg.replicas):
+                process.wait_ready()
+
+            log(f"sequential turns, one conversation of each in turn, {args.turns} turns each ...")
+            profiler = Profiler({"rasa": ours_bot.pids[0], "actions": actions.popen.pid}, RESULTS, args.name) \
                 if args.profile else None
-            result["sequential"] = run(sequential(urls[:1], OURS, args.turns, "ours"), pids[:1])
+            loads = asyncio.run(sequential([plain, ours_bot, bare_pg], args.turns))
             if profiler:
-                result["profile"] = profiler.stop()
-            result["concurrent"] = run(concurrent(urls[:1], OURS, args.concurrency, args.turns_each, "ours@50"), pids[:1])
-            result["pg_one_replica"] = result["concurrent"]
-            start(replicas[1], rss, "ours-2")
-            pids = [r.popen.pid for r in replicas]
-            result["pg_two_replicas"] = run(concurrent(urls, OURS, args.concurrency, args.turns_each, "ours x2"), pids)
+                ours["profile"] = profiler.stop()
+            bare["sequential"], ours["sequential"] = with_latencies(loads["bare"]), with_latencies(loads["ours"])
+            bare["pg_sequential"] = with_latencies(loads["bare-pg"])
+
+            log(f"{args.concurrency} concurrent conversations, {args.rounds} rounds of each run ...")
+            runs = concurrent_rounds([("bare@50", plain, 1), ("ours@50", ours_bot, 1), ("bare-pg x1", bare_pg, 1),
+                                      ("ours x2", ours_bot, 2), ("bare-pg x2", bare_pg, 2)], args)
+            bare["concurrent"], ours["concurrent"] = runs["bare@50"], runs["ours@50"]
+            bare["pg_one_replica"], bare["pg_two_replicas"] = runs["bare-pg x1"], runs["bare-pg x2"]
+            ours["pg_one_replica"], ours["pg_two_replicas"] = runs["ours@50"], runs["ours x2"]
         finally:
-            for process in (*replicas, actions):
+            for process in reversed(processes):
                 process.stop()
-            for key in ("ours", "ours-2", "actions"):
-                rss.forget(key)
-            _delete_keys(redis_url, f"{prefix}*")
-    result["peak_rss_mb"] = round(rss.peaks["ours"] / 2**20)
-    result["peak_rss_second_replica_mb"] = round(rss.peaks.get("ours-2", 0) / 2**20)
-    result["action_server_peak_rss_mb"] = round(rss.peaks["actions"] / 2**20)
-    return result
+            rss.stop()
+            _delete_keys(args.redis_url, f"{limit_prefix}*")
+            _delete_keys(args.redis_url, f"{lock_prefix}:*")
+    mb = lambda key: round(rss.peaks.get(key, 0) / 2**20)  # noqa: E731
+    bare.update(peak_rss_mb=mb("bare"), peak_rss_pg_replicas_mb=[mb("bare-pg-1"), mb("bare-pg-2")])
+    ours.update(peak_rss_mb=mb("ours"), peak_rss_second_replica_mb=mb("ours-2"), action_server_peak_rss_mb=mb("actions"))
+    return bare, ours
 
 
 def _delete_keys(redis_url: str, pattern: str) -> None:
@@ -497,24 +576,6 @@ def _delete_keys(redis_url: str, pattern: str) -> None:
             client.delete(key)
     finally:
         client.close()
-
-
-def run(coroutine, rasa_pids: list[int] = ()):
-    """Run a measurement; with pids, also how busy the machine and those Rasa processes were."""
-    processes = [psutil.Process(pid) for pid in rasa_pids]
-    before = [sum(p.cpu_times()[:2]) for p in processes]
-    machine = psutil.cpu_times()
-    started = time.monotonic()
-    load = asyncio.run(coroutine)
-    result = {**load.stats(), "latencies_ms": [round(1000 * x, 2) for x in load.latencies]}
-    if processes:
-        wall = time.monotonic() - started
-        after = psutil.cpu_times()
-        busy = sum(after) - sum(machine)
-        result["cpu"] = {"machine_busy_pct": round(100 * (1 - (after.idle - machine.idle) / busy), 1) if busy else None,
-                         "rasa_cores_used": [round((sum(p.cpu_times()[:2]) - b) / wall, 2)
-                                             for p, b in zip(processes, before, strict=True)]}
-    return result
 
 
 def verdict(kind: str, op: str, limit: float, value: float | None) -> str:
@@ -567,7 +628,7 @@ def print_table(rows: list[dict]) -> None:
               f"{row.get('verdict', ''):>7}")
 
 
-def plot(bare: dict, ours: dict, path: Path) -> None:
+def plot(bare: dict, ours: dict, clients: int, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -584,13 +645,14 @@ def plot(bare: dict, ours: dict, path: Path) -> None:
     left.set_title("Sequential turns (CDF)")
     left.grid(alpha=0.3)
     left.legend(fontsize=8)
-    series = [("bare\n@50", bare["concurrent"]), ("bare PG\n2 replicas", bare["pg_two_replicas"]),
-              ("ours\n@50", ours["concurrent"]), ("ours\n2 replicas", ours["pg_two_replicas"])]
+    series = [("bare", bare["concurrent"]), ("bare PG\n1 replica", bare["pg_one_replica"]),
+              ("bare PG\n2 replicas", bare["pg_two_replicas"]), ("ours\n1 replica", ours["concurrent"]),
+              ("ours\n2 replicas", ours["pg_two_replicas"])]
     right.boxplot([s["latencies_ms"] or [0] for _, s in series], labels=[name for name, _ in series],
                   showfliers=False, whis=(5, 95))
     right.set_yscale("log")
     right.set_ylabel("turn latency (ms, log; whiskers p5-p95)")
-    right.set_title("50 concurrent conversations")
+    right.set_title(f"{clients} concurrent conversations")
     right.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -601,10 +663,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=500, help="sequential turns per bot (default 500)")
     parser.add_argument("--concurrency", type=int, default=50, help="concurrent conversations (default 50)")
-    parser.add_argument("--turns-each", type=int, default=10, help="turns per concurrent patient (default 10)")
+    parser.add_argument("--turns-each", type=int, default=10, help="turns per concurrent patient and round (default 10)")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of each concurrent run, alternating (default 2)")
     parser.add_argument("--redis-url", default=os.environ.get("CLINIC_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12"))
     parser.add_argument("--no-training", action="store_true", help="skip the two full trainings")
     parser.add_argument("--profile", action="store_true", help="py-spy our Rasa and action server")
+    parser.add_argument("--name", default="rasa_latency", help="results/bench/NAME.json and .png (default rasa_latency)")
+    parser.add_argument("--ours-pythonpath", default="", help="a folder put before the project on our Rasa "
+                        "processes' PYTHONPATH, e.g. with a sitecustomize.py to try a fix without editing the project")
     args = parser.parse_args()
     if not MODEL.exists():
         print(f"{MODEL} is missing: run `make train`", file=sys.stderr)
@@ -614,14 +680,16 @@ def main() -> int:
     load_start = show_load("at start")
     log(f"{args.turns} sequential turns per bot, {args.concurrency} concurrent conversations x "
         f">= {args.turns_each} turns; TensorFlow threads per Rasa process: intra 1, inter 1")
-    rss = PeakRss()
-    log_dir = Path(tempfile.mkdtemp(prefix="bench-rasa-logs-"))
-    try:
-        bare = measure_bare(args, rss, log_dir, args.redis_url)
-        ours = measure_ours(args, rss, log_dir, args.redis_url)
-    finally:
-        rss.stop()
-    training = None if args.no_training else training_times()
+    log_dir = BENCH_DIR / "logs" / args.name  # this run's server and training logs (the last run's replaced)
+    shutil.rmtree(log_dir, ignore_errors=True)
+    log_dir.mkdir(parents=True)
+    bare, ours = measure(args, log_dir)
+    results = {"machine": {"platform": platform.platform(), "python": platform.python_version(),
+                           "load_average_start": load_start},
+               "settings": {**vars(args), "tf_threads": THREADS}, "bare": bare, "ours": ours, "training": None,
+               "comparison": compare(bare, ours, None)}
+    save(results, args)  # kept if training fails
+    training = None if args.no_training else training_times(log_dir)
     load_end = show_load("at end")
 
     rows = compare(bare, ours, training)
@@ -637,9 +705,10 @@ def main() -> int:
               f"{seq['degraded_replies']} degraded replies")
     for name, stats in (("bare", bare), ("ours", ours)):
         one, two = stats["pg_one_replica"].get("cpu", {}), stats["pg_two_replicas"].get("cpu", {})
+        helpers = lambda cpu: f", action server {cpu['action_server_cores_used']}" if cpu.get("action_server_cores_used") else ""  # noqa: E731
         print(f"{name} on PostgreSQL + Redis: machine CPU busy {one.get('machine_busy_pct')}% with one replica "
-              f"(cores used by Rasa {one.get('rasa_cores_used')}), {two.get('machine_busy_pct')}% with two "
-              f"({two.get('rasa_cores_used')})")
+              f"(cores used: Rasa {one.get('rasa_cores_used')}{helpers(one)}), {two.get('machine_busy_pct')}% with two "
+              f"(Rasa {two.get('rasa_cores_used')}{helpers(two)})")
     if ours.get("profile"):
         for name, summary in ours["profile"].items():
             print(f"\nprofile of our {name} during the sequential run: {summary.get('samples')} samples; "
@@ -648,15 +717,16 @@ def main() -> int:
             for frame, pct in list((summary.get("inclusive_pct") or {}).items())[:15]:
                 print(f"  {pct:5.1f}%  {frame}")
 
-    results = {"machine": {"platform": platform.platform(), "python": platform.python_version(),
-                           "load_average_start": load_start, "load_average_end": load_end},
-               "settings": {**vars(args), "tf_threads": THREADS}, "bare": bare, "ours": ours,
-               "training": training, "comparison": rows}
-    (RESULTS / "rasa_latency.json").write_text(json.dumps(results, indent=1))
-    plot(bare, ours, RESULTS / "rasa_latency.png")
-    log(f"wrote {(RESULTS / 'rasa_latency.json').relative_to(ROOT)} and {(RESULTS / 'rasa_latency.png').relative_to(ROOT)}; "
-        f"Rasa logs in {log_dir}")
+    results["machine"]["load_average_end"] = load_end
+    results.update(training=training, comparison=rows)
+    save(results, args)
+    log(f"wrote results/bench/{args.name}.json and .png; logs in {log_dir}")
     return 0
+
+
+def save(results: dict, args) -> None:
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(results, indent=1))
+    plot(results["bare"], results["ours"], args.concurrency, RESULTS / f"{args.name}.png")
 
 
 if __name__ == "__main__":

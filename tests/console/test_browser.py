@@ -4,7 +4,8 @@ import time
 import pytest
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
 from sqlalchemy import select
 
 from storage import synthetic
@@ -54,7 +55,9 @@ def test_login_then_filter_the_list_by_level(browser, live_server, two_conversat
                                       "my calves cramp at night"]
 
     Select(browser.find_element(By.ID, "filter-level")).select_by_value("self_care")
+    old_table = browser.find_element(By.ID, "conversations")
     browser.find_element(By.ID, "apply-filters").click()
+    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(old_table))  # the filtered page
     wait_for(browser, "#conversations")
 
     assert "level=self_care" in browser.current_url

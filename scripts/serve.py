@@ -20,11 +20,11 @@ READY_TIMEOUT_SECONDS = 180
 def services(env: dict[str, str]) -> list[tuple[str, list[str], str]]:
     rasa_port, actions_port = env.get("CLINIC_RASA_PORT", "5005"), env.get("CLINIC_ACTIONS_PORT", "5055")
     web_origin = f"http://localhost:{env.get('CLINIC_WEB_PORT', '8000')}"
-    rasa = [str(BIN / "rasa"), "run", "--model", "models/triage.tar.gz", "--endpoints", "bot/endpoints.yml",
+    rasa = [str(BIN / "python"), "-m", "bot.rasa_main", "run", "--model", "models/triage.tar.gz", "--endpoints", "bot/endpoints.yml",
             "--credentials", "var/credentials.yml", "--port", rasa_port,
             "--cors", env.get("CLINIC_CORS_ORIGIN", web_origin)]
     if env.get("RASA_API_TOKEN"):
-        rasa += ["--enable-api", "--auth-token", env["RASA_API_TOKEN"]]
+        rasa.append("--enable-api")  # bot.rasa_main adds the token, out of sight of `ps`
     return [
         ("action server", [str(BIN / "python"), "-m", "actions.server", "--actions", "actions", "--port", actions_port],
          f"http://localhost:{actions_port}/health"),

@@ -94,7 +94,7 @@ def action_server(env: dict[str, str], log_dir: Path, port: int | None = None) -
 def rasa_server(env: dict[str, str], log_dir: Path, port: int | None = None, model: Path = MODEL,
                 extra_args: tuple[str, ...] = ()) -> Process:
     port = port or free_port()
-    command = [str(BIN / "rasa"), "run", "--model", str(model), "--endpoints", "bot/endpoints.yml",
+    command = [str(BIN / "python"), "-m", "bot.rasa_main", "run", "--model", str(model), "--endpoints", "bot/endpoints.yml",
                "--credentials", str(CREDENTIALS), "--port", str(port), *extra_args]
     return Process("Rasa", command, env, f"http://127.0.0.1:{port}/", log_dir / f"rasa-{port}.log")
 

@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Twilio-Signature"
 WHATSAPP_PREFIX = "whatsapp:"
 API_TIMEOUT_SECONDS = 20
+# Twilio's client logs every API call's URL, which names the account, at INFO: keep its warnings only.
+api_logger = logging.getLogger(f"{__name__}.api")
+api_logger.setLevel(logging.WARNING)
 
 
 class ClinicTwilioOutput(BufferedOutput):
@@ -78,7 +81,7 @@ class ClinicTwilioInput(TwilioInput):
         """One client on Twilio's aiohttp transport, made inside the server's event loop."""
         if self._client is None:
             self._client = Client(self.account_sid, self.auth_token,
-                                  http_client=AsyncTwilioHttpClient(timeout=API_TIMEOUT_SECONDS))
+                                  http_client=AsyncTwilioHttpClient(timeout=API_TIMEOUT_SECONDS, logger=api_logger))
             if self.api_url:
                 self._client.api.base_url = self.api_url
         return self._client

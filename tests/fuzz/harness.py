@@ -166,7 +166,7 @@ def hostile_env(database_url: str, platform_url: str, **overrides: str) -> Dict[
                    TELEGRAM_WEBHOOK_URL="https://clinic.example/webhooks/telegram/webhook",
                    TELEGRAM_API_URL=f"{platform_url}/telegram", SLACK_API_URL=f"{platform_url}/slack/api/",
                    FACEBOOK_API_URL=f"{platform_url}/graph", TWILIO_API_URL=f"{platform_url}/twilio",
-                   TWILIO_NUMBER="+15005550006", **SECRETS)
+                   TWILIO_NUMBER="+15005550006", RASA_API_TOKEN=API_TOKEN, **SECRETS)
     env.pop("CLINIC_REDIS_URL", None)
     env.update(overrides)
     return env
@@ -190,7 +190,7 @@ def start_hostile_stack(log_dir: Path, env: Dict[str, str], token_endpoints: boo
                        "--port", actions.health_url.rsplit(":", 1)[1].split("/")[0]]
     env = dict(env, CLINIC_ACTION_SERVER_URL=actions.health_url.replace("/health", "/webhook"))
     actions.env = env
-    extra = ("--credentials", str(credentials), "--enable-api", "--auth-token", API_TOKEN) + \
+    extra = ("--credentials", str(credentials), "--enable-api") + \
         (("--endpoints", str(endpoints)) if token_endpoints else ())
     rasa = rasa_server(env, log_dir, extra_args=extra)
     actions.start()

@@ -8,7 +8,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import now, store
+from actions.common import now, remind_of_emergency, store
 
 
 class ActionRecordConsent(Action):
@@ -20,4 +20,5 @@ class ActionRecordConsent(Action):
         store("consent", lambda repo, **f: repo.record_consent(**f), conversation_id=tracker.sender_id,
               consented=consented, channel=tracker.get_latest_input_channel(), at=now())
         dispatcher.utter_message(response="utter_consent_given" if consented else "utter_consent_declined")
+        remind_of_emergency(dispatcher, tracker)
         return [SlotSet("consent", consented)]

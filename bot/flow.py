@@ -11,7 +11,10 @@ Kept free of Rasa objects so it can be tested directly; bot/policy.py wraps it f
    out: Rasa logs the error and drops its events), and the patient has had no reply since their
    message, the bot says utter_degraded (also rendered in the Rasa server, with safety advice).
 3. After a handoff request interrupted the screen, the screen resumes.
-4. A lost step is retried: when a step that the rules cannot redo by themselves failed (recording
+4. Consent is asked once the advice is out: a conversation whose first message was an emergency
+   (or urgent) gets the advice at once and no opening, so when there is nothing left to ask, the
+   consent question follows the advice; after the answer the bot listens (the screen is over).
+5. A lost step is retried: when a step that the rules cannot redo by themselves failed (recording
    the consent, starting the screen, giving the outcome, recording a handoff) and the patient got
    utter_degraded, their next message runs that step again, then the dialogue goes on as it
    would have (after the consent, the screen starts).
@@ -33,6 +36,7 @@ TRIAGE_FORM = "triage_form"
 HANDOFF_FORM = "handoff_form"
 RECORD_HANDOFF = "action_record_handoff"
 RECORD_CONSENT = "action_record_consent"
+CONSENT_FORM = "consent_form"
 TRIAGE_OUTCOME = "action_triage_outcome"
 # Steps the rules do not come back to once their events are lost (a form that was already
 # active is re-run by the rules on the next message anyway).
@@ -111,6 +115,16 @@ def _active_loop_before(events: list[dict], index: int) -> str | None:
     return None
 
 
+def _consent_settled(events: list[dict]) -> bool:
+    return any(e.get("event") == "slot" and e.get("name") == "consent" and e.get("value") is not None
+               for e in events)
+
+
+def _consent_asked_after_outcome(events: list[dict]) -> bool:
+    asked = _last_index(events, "active_loop", CONSENT_FORM)
+    return asked > max(_last_index(events, "action", RECORD), _last_index(events, "action", TRIAGE_OUTCOME), -1) >= 0
+
+
 def _step_lost_before(events: list[dict], last_user: int) -> str | None:
     """The step to retry: it failed, and the bot said utter_degraded, just before this message."""
     actions = [(index, event.get("name")) for index, event in enumerate(events[:last_user])
@@ -146,10 +160,14 @@ def decide(events: Iterable[dict], custom_actions: set[str], k: Knowledge | None
         outcome = evaluate(state_from_events(events, k).findings, k)
         if announced and announced[-1].level == "urgent" and outcome.pending:
             return Decision(TRIAGE_FORM)
-        return Decision(LISTEN)
+        return Decision(LISTEN if _consent_settled(events) else CONSENT_FORM)
     if _silent_failure(events, custom_actions):
         return Decision(DEGRADED)
     if previous == DEGRADED:
+        return Decision(LISTEN)
+    if previous == TRIAGE_OUTCOME and not _consent_settled(events) and state_from_events(events, k).complaints:
+        return Decision(CONSENT_FORM)  # the outcome was given (with no complaint there is none)
+    if previous == RECORD_CONSENT and _consent_asked_after_outcome(events):
         return Decision(LISTEN)
     retried = last_action > last_user and _step_lost_before(events, last_user) == previous \
         and _last_index(events[:last_action], "action") < last_user

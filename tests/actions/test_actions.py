@@ -127,8 +127,17 @@ def test_consent_is_stored_and_confirmed(database):
     events, messages = run(ActionRecordConsent(), make_tracker([action("action_listen"), user("/affirm", "affirm")],
                                                                {"consent": True}))
     assert events == [SlotSet("consent", True)]
-    assert messages[0]["response"] == "utter_consent_given"
+    assert [m["response"] for m in messages] == ["utter_consent_given"]
     assert rows(database, "conversations")[0]["consent"] in (True, 1)
+
+
+def test_consent_asked_after_an_emergency_is_answered_with_the_reminder(database):
+    events = [action("action_listen"), user("I've wet myself and my back hurts"), action("utter_escalation"), bot(),
+              action("action_record_outcome"), action("consent_form"), action("action_listen"),
+              user("/deny", "deny")]
+    result, messages = run(ActionRecordConsent(), make_tracker(events, {"consent": False}))
+    assert result == [SlotSet("consent", False)]
+    assert [m["response"] for m in messages] == ["utter_consent_declined", "utter_emergency_reminder"]
 
 
 def test_contact_details_given_in_one_message_fill_method_and_value():

@@ -1,6 +1,7 @@
 """The deterministic policy's decisions, from conversation events."""
-from bot.flow import DEGRADED, ESCALATE, LISTEN, RECORD, TRIAGE_FORM, decide
-from tests.conversation_events import action, asked, bot, loop, user
+from bot.flow import (CONSENT_FORM, DEGRADED, ESCALATE, LISTEN, RECORD, RECORD_CONSENT, TRIAGE_FORM,
+                      TRIAGE_OUTCOME, decide)
+from tests.conversation_events import action, asked, bot, loop, slot, user
 
 CUSTOM = {"action_answer_question", "action_triage_outcome", "action_record_outcome", "triage_form",
           "handoff_form", "action_record_handoff", "validate_triage_form"}
@@ -14,7 +15,30 @@ def test_emergency_in_the_first_message_escalates_at_once_and_ends_the_screen():
 def test_the_advice_is_recorded_then_the_bot_listens_after_an_emergency():
     events = [action("action_listen"), user("I've wet myself and my back hurts"), action(ESCALATE), bot("call 999")]
     assert decide(events, CUSTOM).action == RECORD
-    assert decide(events + [action(RECORD)], CUSTOM).action == LISTEN
+    assert decide([slot("consent", True)] + events + [action(RECORD)], CUSTOM).action == LISTEN
+
+
+def test_an_emergency_before_the_opening_asks_for_consent_after_the_advice_then_listens():
+    events = [action("action_listen"), user("I've wet myself and my back hurts"), action(ESCALATE), bot("call 999"),
+              action(RECORD)]
+    assert decide(events, CUSTOM).action == CONSENT_FORM
+    events += [action(CONSENT_FORM), loop(CONSENT_FORM), action("action_listen"), user("/affirm", "affirm"),
+               action(CONSENT_FORM), slot("consent", True), loop(None), action(RECORD_CONSENT), bot("thank you")]
+    assert decide(events, CUSTOM).action == LISTEN  # not the screen: the emergency ended it
+
+
+def test_consent_declined_is_settled_and_not_asked_again():
+    events = [slot("consent", False), action("action_listen"), user("I've wet myself and my back hurts"), action(ESCALATE),
+              bot("call 999"), action(RECORD)]
+    assert decide(events, CUSTOM).action == LISTEN
+
+
+def test_after_urgent_advice_before_the_opening_the_questions_come_first_then_consent_with_the_outcome():
+    events = [action("action_listen"), user("my calf is swollen and painful"), action(ESCALATE), bot(), action(RECORD)]
+    assert decide(events, CUSTOM).action == TRIAGE_FORM
+    events += [action("action_listen"), user("no", "deny"), action(TRIAGE_OUTCOME),
+               bot("be seen today", custom={"triage": {"level": "urgent"}})]
+    assert decide(events, CUSTOM).action == CONSENT_FORM
 
 
 def test_a_negated_red_flag_does_not_escalate():
@@ -44,7 +68,8 @@ def test_the_same_flag_is_not_announced_twice_but_a_more_urgent_one_is():
 
 
 def test_after_urgent_advice_the_screen_goes_on_with_questions_that_could_reveal_an_emergency():
-    events = [action("action_listen"), user("my calf is swollen and painful"), action(ESCALATE), bot(), action(RECORD)]
+    events = [slot("consent", True), action("action_listen"), user("my calf is swollen and painful"), action(ESCALATE), bot(),
+              action(RECORD)]
     assert decide(events, CUSTOM).action == TRIAGE_FORM
 
 

@@ -42,7 +42,9 @@ def test_emergency_in_the_first_message_escalates_with_no_question_asked(bot, se
     assert triage["protocol_version"] and triage["rules"] == ["cauda_equina.saddle_or_sphincter"]
     assert replies[0]["text"].startswith("This could be serious. Please call 999 now.")
     assert "Don't drive yourself" in texts(replies)
-    assert asks(replies) == []
+    assert asks(replies) == ["consent"], "no screening question; consent only after the advice"
+    replies = bot.say(sender, "/deny")
+    assert "call 999 now" in texts(replies) and asks(replies) == [], "a reminder, and the screen stays over"
 
 
 def test_a_negated_red_flag_does_not_escalate(bot, sender):

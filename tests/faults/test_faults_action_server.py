@@ -60,7 +60,7 @@ def test_action_server_never_started_every_message_is_answered_and_emergencies_a
     first = new_sender("never-emergency")
     replies, seconds = stack.timed_say(first, "I can't feel it when I wipe and my back is killing me")
     assert_emergency_advice(replies)
-    assert asks(replies) == [] and seconds < REFUSED_REPLY_SECONDS
+    assert asks(replies) == ["consent"] and seconds < REFUSED_REPLY_SECONDS  # no screening question
 
     sender = new_sender("never")
     opening = stack.say(sender, BACK)

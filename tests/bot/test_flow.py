@@ -1,6 +1,15 @@
 """The deterministic policy's decisions, from conversation events."""
-from bot.flow import (CONSENT_FORM, DEGRADED, ESCALATE, LISTEN, RECORD, RECORD_CONSENT, TRIAGE_FORM,
-                      TRIAGE_OUTCOME, decide)
+from bot.flow import (
+    CONSENT_FORM,
+    DEGRADED,
+    ESCALATE,
+    LISTEN,
+    RECORD,
+    RECORD_CONSENT,
+    TRIAGE_FORM,
+    TRIAGE_OUTCOME,
+    decide,
+)
 from tests.conversation_events import action, asked, bot, loop, slot, user
 
 CUSTOM = {"action_answer_question", "action_triage_outcome", "action_record_outcome", "triage_form",

@@ -11,8 +11,9 @@ knowledge/data/context_rules.yaml; this module only applies them:
 3. Per category, overlapping matches are resolved longest first, so a pseudo-trigger
    ("no change") hides the trigger it contains ("no").
 4. A trigger modifies a span in its direction (forward, backward or both) up to the end of
-   the sentence, unless a termination term or pseudo-trigger of its category comes between,
-   or the span lies beyond the rule's token window (if it has one).
+   the sentence, unless a termination term or pseudo-trigger of its category comes between
+   (a termination term counts where it starts, so ", can't pee" ends a scope before the
+   finding it runs into), or the span lies beyond the rule's token window (if it has one).
 """
 
 from dataclasses import dataclass
@@ -116,8 +117,11 @@ class ContextEngine:
 
     def _assess_span(self, doc: Doc, span: Span, matches: list[Trigger]) -> Assertion:
         sentence = doc[span.start].sent
-        # words of the finding itself are no trigger ("can't pee"), nor part of a pseudo-trigger
-        outside = [t for t in matches if t.end <= span.start or t.start >= span.end]
+        # words of the finding itself are no trigger ("can't pee"), nor part of a pseudo-trigger;
+        # a termination ends a scope where it starts (", can't pee": the comma), so it may run on
+        # into the finding
+        outside = [t for t in matches if t.end <= span.start or t.start >= span.end
+                   or (t.rule.direction == TERMINATE and t.start < span.start)]
         in_sentence = [t for t in outside if t.start >= sentence.start and t.end <= sentence.end]
         applied: list[Trigger] = []
         found = {}
@@ -224,7 +228,8 @@ def _applicable(triggers: list[Trigger], span: Span, doc: Doc) -> list[Trigger]:
             gap = (span.end, trigger.start)
         else:
             continue  # points away from the span, or is itself a stop
-        if any(gap[0] <= stop.start and stop.end <= gap[1] for stop in stops):
+        if any(gap[0] <= stop.start and (stop.end <= gap[1] or stop.rule.direction == TERMINATE and stop.start < gap[1])
+               for stop in stops):
             continue
         if trigger.rule.max_tokens is not None and _words(doc, *gap) > trigger.rule.max_tokens:
             continue

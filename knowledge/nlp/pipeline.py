@@ -141,10 +141,13 @@ def status_of(assertion: Assertion, history_ok: bool) -> str:
     return "present"
 
 
-def _back_pain_near(doc: Doc, start_char: int, end_char: int) -> bool:
-    """A duration says how long the back pain lasted only if back pain is in the same sentence."""
+def _back_pain_status(doc: Doc, mentions: list[Mention], start_char: int, end_char: int) -> str | None:
+    """A duration says how long the back pain lasted only if back pain is in the same sentence,
+    and it is whose and when that back pain is ("my dad has had back pain for 3 months")."""
     sentence = doc.char_span(start_char, end_char, alignment_mode="expand")[0].sent
-    return any(span.label_ == "back_pain" and span.sent == sentence for span in doc.spans.get(FINDINGS_KEY, []))
+    statuses = [m.status for m in mentions if m.finding == "back_pain"
+                and doc.char_span(m.start, m.end, alignment_mode="expand")[0].sent == sentence]
+    return "present" if "present" in statuses else next(iter(statuses), None)
 
 
 def combined_assertion(doc: Doc, span) -> Assertion | None:
@@ -173,9 +176,10 @@ def analyse_doc(doc: Doc, k: Knowledge | None = None) -> Analysis:
     numbers = doc._.numbers or {}
     if "age" in numbers:
         mentions.append(Mention("older_age", "present" if numbers["age"] >= 65 else "absent", 0, 0, str(numbers["age"])))
-    if "weeks" in numbers and _back_pain_near(doc, *numbers["weeks_span"]):
+    back_pain = _back_pain_status(doc, mentions, *numbers["weeks_span"]) if "weeks" in numbers else None
+    if back_pain:
         start, end = numbers["weeks_span"]
-        mentions.append(Mention("persistent_pain", "present" if numbers["weeks"] >= 6 else "absent", start, end,
+        mentions.append(Mention("persistent_pain", back_pain if numbers["weeks"] >= 6 else "absent", start, end,
                                 doc.text[start:end]))
     topics = tuple(dict.fromkeys(span.id_ for span in outermost(list(doc.spans.get(TOPICS_KEY, [])))))
     return Analysis(tuple(mentions), topics, doc._.answer)

@@ -36,16 +36,24 @@ def _fired_findings(outcome: Outcome, flags: set[str], k: Knowledge, findings: M
     fired = [f for hit in outcome.hits if hit.flag in flags for f in hit.findings]
     labels = [k.findings[f].label for f in fired if f in k.findings]
     if not labels:
-        for finding in fired:
-            question = k.question(finding.removeprefix(SCREEN_PREFIX))
-            items = [i for i in question.items if findings.get(i) != ABSENT] or list(question.items)
-            labels.append("one or more of: " + ", ".join(k.findings[i].label for i in items))
+        for hit in outcome.hits:
+            for finding in hit.findings if hit.flag in flags else ():
+                question = k.question(finding.removeprefix(SCREEN_PREFIX))
+                items = [i for i in question.items if findings.get(i) != ABSENT] or list(question.items)
+                labels.append(("possibly " if hit.unsure else "") + "one or more of: "
+                              + ", ".join(k.findings[i].label for i in items))
     return list(dict.fromkeys(labels))
 
 
 def _reasons(outcome: Outcome, flags: list[str], k: Knowledge, findings: Mapping[str, str]) -> list[str]:
-    return [k.advice["reason"].format(findings=join(_fired_findings(outcome, {flag}, k, findings)),
-                                      why=k.red_flags[flag].why) for flag in flags]
+    """Why each flag was raised; a flag raised only by "not sure" says so."""
+    reasons = []
+    for flag in flags:
+        unsure = all(hit.unsure for hit in outcome.hits if hit.flag == flag)
+        template = k.advice["reason_unsure" if unsure else "reason"]
+        reasons.append(template.format(findings=join(_fired_findings(outcome, {flag}, k, findings)),
+                                       why=k.red_flags[flag].why))
+    return reasons
 
 
 def triage_payload(outcome: Outcome, plan: list[PlanStep], contact: Contact, reason: str,

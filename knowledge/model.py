@@ -148,6 +148,7 @@ class Knowledge:
     findings: dict[str, Finding]
     protocol_version: str
     red_flags: dict[str, RedFlag]
+    unsure_levels: dict[str, str]   # a flag's level -> the level "not sure" to its question gives
     advice: dict[str, Any]
     plan_steps: dict[str, PlanStepRule]
     frames: dict[str, str]
@@ -398,7 +399,17 @@ def _load_red_flags(reader: _Reader, findings: dict[str, Finding], sources: dict
                                       reader.groups(entry, q.get("applies_if"), findings, "findings")))
         flags[fid] = RedFlag(fid, body["level"], reader.text(fid, body, "name"), reader.text(fid, body, "why"),
                              reader.text(fid, body, "watch_for"), cited, tuple(rules), tuple(questions))
-    return version.strip(), flags
+    return version.strip(), flags, _load_unsure_levels(reader, sources)
+
+
+def _load_unsure_levels(reader: _Reader, sources: dict[str, Source]) -> dict[str, str]:
+    body = reader.section("unsure_answers")
+    reader.citation("unsure_answers", body.get("source"), sources)
+    levels = body.get("levels")
+    if not isinstance(levels, dict) or not all(a in LEVELS and b in LEVELS and LEVELS.index(b) > LEVELS.index(a)
+                                               for a, b in levels.items()):
+        raise reader.fail("unsure_answers.levels", f"must map levels of {LEVELS} to less urgent ones")
+    return dict(levels)
 
 
 def _load_advice(reader: _Reader, sources: dict[str, Source]) -> dict[str, Any]:
@@ -410,7 +421,7 @@ def _load_advice(reader: _Reader, sources: dict[str, Source]) -> dict[str, Any]:
         reader.citation(f"levels.{level}", body.get("source"), sources)
         if not isinstance(body.get("steps"), list):
             raise reader.fail(f"levels.{level}", "'steps' must be a list")
-    for key in ("reason", "not_a_diagnosis", "self_care_reason", "plan_intro"):
+    for key in ("reason", "reason_unsure", "not_a_diagnosis", "self_care_reason", "plan_intro"):
         reader.text(key, reader.data, key)
     safety = reader.section("safety_net")
     for key in ("title", "emergency", "urgent", "routine", "closing"):
@@ -455,14 +466,14 @@ def load_knowledge(data_dir: Path | str = DATA_DIR) -> Knowledge:
     relation_types, nodes, relations = _load_graph(_Reader(data_dir / "graph.yaml"), sources)
     concepts, protected, fuzzy, answers, patterns = _load_lexicon(_Reader(data_dir / "lexicon.yaml"))
     findings = _load_findings(_Reader(data_dir / "findings.yaml"), concepts, nodes)
-    version, flags = _load_red_flags(_Reader(data_dir / "red_flags.yaml"), findings, sources)
+    version, flags, unsure_levels = _load_red_flags(_Reader(data_dir / "red_flags.yaml"), findings, sources)
     advice = _load_advice(_Reader(data_dir / "advice.yaml"), sources)
     plan = _load_plan(_Reader(data_dir / "plan.yaml"), nodes, findings, sources)
     frames_reader = _Reader(data_dir / "explanations.yaml")
     frames = {key: frames_reader.text(f"frames.{key}", frames_reader.section("frames"), key)
               for key in frames_reader.section("frames")}
     return Knowledge(sources, relation_types, nodes, relations, concepts, protected, fuzzy, answers, patterns,
-                     findings, version, flags, advice, plan, frames, data_hash(data_dir))
+                     findings, version, flags, unsure_levels, advice, plan, frames, data_hash(data_dir))
 
 
 @lru_cache(maxsize=1)

@@ -22,6 +22,7 @@ class RuleHit:
     level: str
     findings: tuple[str, ...]      # the present findings that satisfied the rule
     sources: tuple[str, ...]
+    unsure: bool = False           # raised by a "not sure" answer, not by a finding
 
 
 @dataclass(frozen=True)
@@ -83,10 +84,13 @@ def evaluate(findings: Mapping[str, str], k: Knowledge | None = None) -> Outcome
         if used is not None and not (set(rule.unless) & present):
             hits.append(_hit(rule, used, k))
     for question in k.questions:
+        flag = k.red_flags[question.flag]
         if findings.get(question.screen_finding) == PRESENT:
-            flag = k.red_flags[question.flag]
             hits.append(RuleHit(f"{question.id}.answered_yes", flag.id, flag.level, (question.screen_finding,),
                                 flag.sources))
+        elif findings.get(question.screen_finding) == UNCERTAIN and flag.level in k.unsure_levels:
+            hits.append(RuleHit(f"{question.id}.unsure", flag.id, k.unsure_levels[flag.level],
+                                (question.screen_finding,), flag.sources, unsure=True))
     level = max((hit.level for hit in hits), key=k.level_rank, default="self_care")
     order = list(k.red_flags)
     flags = tuple(sorted({hit.flag for hit in hits}, key=order.index))

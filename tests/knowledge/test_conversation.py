@@ -34,6 +34,20 @@ def test_not_sure_is_recorded_and_not_asked_again():
     assert "major_trauma" not in [q.id for q in state.outcome().pending]
 
 
+def test_not_sure_about_an_emergency_sign_is_not_a_no_but_means_being_seen_today():
+    state = conversation_state([said("my back hurts"), said("hmm not sure", asked="cauda_equina")])
+    outcome = state.outcome()
+    assert (outcome.level, outcome.red_flags, outcome.rule_ids) == ("urgent", ("cauda_equina",), ("cauda_equina.unsure",))
+    rest = conversation_state([said("my back hurts"), said("hmm not sure", asked="cauda_equina"),
+                               said("no", asked="major_trauma"), said("no", asked="spinal_infection")]).outcome()
+    assert rest.level == "urgent", "answering no to the rest does not undo it"
+
+
+def test_not_sure_about_an_urgent_sign_means_booking_an_appointment():
+    state = conversation_state([said("my calf hurts"), said("not sure", asked="dvt")])
+    assert (state.outcome().level, state.outcome().rule_ids) == ("routine", ("dvt.unsure",))
+
+
 def test_a_no_that_names_a_symptom_still_raises_it():
     state = conversation_state([said("my back hurts"), said("no, but I've wet myself", asked="cauda_equina")])
     assert state.findings["bladder_dysfunction"] == "present"

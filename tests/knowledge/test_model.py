@@ -81,6 +81,8 @@ def _edit(path: Path, change) -> None:
      r"red_flags.yaml: dvt.rules\[0\] dvt.swollen_with_signs: unknown findings \['calf_itch'\]"),
     ("red_flags.yaml", lambda d: d["red_flags"]["dvt"].update(level="soon"),
      r"red_flags.yaml: dvt: 'level' must be one of"),
+    ("red_flags.yaml", lambda d: d["unsure_answers"]["levels"].update(urgent="emergency"),
+     r"red_flags.yaml: unsure_answers.levels: must map levels of .* to less urgent ones"),
     ("findings.yaml", lambda d: d["findings"]["calf_pain"]["detect"][0].update(all=["sym.pain", "site.kalf"]),
      r"findings.yaml: calf_pain.detect\[0\]: unknown concepts \['site.kalf'\]"),
     ("plan.yaml", lambda d: d["steps"].pop("heel_walking"),

@@ -43,6 +43,10 @@ class BufferedOutput(OutputChannel):
     def profile_for(self, recipient_id: str) -> ChannelProfile:
         return self.profile
 
+    def platform_id(self, conversation_id: str) -> str:
+        """The platform's id of the chat (see conversation_id)."""
+        return conversation_id.removeprefix(f"{self.name()}:")
+
     async def deliver(self, recipient_id: str, outgoing: Outgoing) -> None:
         """Send one rendered message through the platform's API."""
         raise NotImplementedError
@@ -63,7 +67,7 @@ class BufferedOutput(OutputChannel):
         pending, self._pending = self._pending, []
         if not pending:
             return
-        recipient_id = pending[0]["recipient_id"]  # one turn, one conversation
+        recipient_id = self.platform_id(pending[0]["recipient_id"])  # one turn, one conversation
         for outgoing in render(pending, self.profile_for(recipient_id)):
             try:
                 await self.deliver(recipient_id, outgoing)
@@ -86,10 +90,19 @@ async def run_turn(on_new_message: OnNewMessage, message: UserMessage,
         await output.flush()
 
 
+def conversation_id(channel: str, platform_id: str) -> str:
+    """A messaging conversation's id in the tracker store. Platform ids are no secret (a phone
+    number, a chat id), so they are prefixed with the channel, which no web client's id can be
+    (validation.valid_web_sender): a signed webhook is the only way into the conversation."""
+    return f"{channel}:{platform_id}"
+
+
 async def handle_user_text(request: Request, on_new_message: OnNewMessage,
                            output: BufferedOutput, *, sender_id: str, text: str,
                            input_channel: str,
                            metadata: Optional[Dict[str, Any]] = None) -> None:
+    """`sender_id` is the platform's id of the chat."""
+    sender_id = conversation_id(input_channel, sender_id)
     text = await resolve_numbered_reply(request.app, sender_id, clean_text(text))
     message = UserMessage(text, output, sender_id, input_channel=input_channel,
                           metadata=metadata)

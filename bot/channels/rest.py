@@ -32,7 +32,7 @@ from bot.channels.validation import (
     parse_json_object,
     valid_message,
     valid_metadata,
-    valid_sender,
+    valid_web_sender,
     webhook_blueprint,
 )
 
@@ -66,7 +66,7 @@ class ClinicRestInput(RestInput):
             if rasa.utils.endpoints.bool_arg(request, "stream", default=False):
                 raise InvalidPayload("streamed responses are not offered; drop ?stream")
             payload = parse_json_object(request.body)
-            sender_id = valid_sender(payload.get("sender"))
+            sender_id = valid_web_sender(payload.get("sender"))
             text = valid_message(payload.get("message"), limits.max_message_chars)
             metadata = valid_metadata(payload.get("metadata"))
             # Any client-supplied "input_channel" is ignored: this channel names itself.

@@ -30,7 +30,7 @@ from bot.channels.validation import (
     client_ip,
     valid_message,
     valid_metadata,
-    valid_sender,
+    valid_web_sender,
 )
 
 logger = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class ClinicSocketIOInput(SocketIOInput):
         async def session_request(sid: str, data: Any = None, *_: Any) -> None:
             requested = data.get("session_id") if isinstance(data, dict) else None
             try:
-                session_id = valid_sender(requested, "session_id")
+                session_id = valid_web_sender(requested, "session_id")
             except InvalidPayload:
                 session_id = uuid.uuid4().hex
             if self.session_persistence:
@@ -98,7 +98,7 @@ class ClinicSocketIOInput(SocketIOInput):
                     raise InvalidPayload("the message event must carry a JSON object")
                 sender_id = sid
                 if self.session_persistence:
-                    sender_id = valid_sender(data.get("session_id"), "session_id")
+                    sender_id = valid_web_sender(data.get("session_id"), "session_id")
                     # Replies go to the session's room: make sure this socket is in it.
                     sio.enter_room(sid, sender_id, namespace=self.namespace)
                 text = valid_message(data.get("message"), limits.max_message_chars)

@@ -64,6 +64,16 @@ def valid_sender(value: Any, field_name: str = "sender") -> str:
     return value
 
 
+def valid_web_sender(value: Any, field_name: str = "sender") -> str:
+    """A REST or socket.io conversation id. Messaging conversations are stored as
+    "<channel>:<platform id>" (a phone number, a chat id), so a web client, which needs no
+    signature, must not be able to name one."""
+    sender = valid_sender(value, field_name)
+    if ":" in sender:
+        raise InvalidPayload(f"{field_name} may not contain ':' (reserved for the messaging channels)")
+    return sender
+
+
 def valid_message(value: Any, max_chars: int) -> str:
     """A message must be a string; empty is fine (the bot answers it)."""
     if not isinstance(value, str):

@@ -226,7 +226,7 @@ def test_messenger_handles_every_event_of_a_delivery(serve: Callable[..., LiveSe
     body, headers = messenger.signed(messenger.delivery(quick_reply, echo, postback))
     assert messenger.post(server, body, headers).status_code == 200
     assert [(m.sender_id, m.text) for m in server.dialogue.received] == [
-        ("PSID-1", "/affirm"), ("PSID-2", "/deny")]
+        ("facebook:PSID-1", "/affirm"), ("facebook:PSID-2", "/deny")]  # stored under the channel
     assert [sent.extra["recipient"] for sent in messenger.sent(server)] == ["PSID-1", "PSID-2"]
 
 

@@ -91,6 +91,9 @@ BAD_PAYLOADS = [
     pytest.param({"sender": "s" * 129, "message": "hi"}, id="long-sender"),
     pytest.param({"sender": "bad sender!", "message": "hi"}, id="sender-chars"),
     pytest.param({"sender": "s\x00", "message": "hi"}, id="sender-nul"),
+    # a messaging conversation ("<channel>:<phone number>") cannot be reached without its signature
+    pytest.param({"sender": "twilio:whatsapp:+447700900123", "message": "hi"}, id="sender-of-a-messaging-channel"),
+    pytest.param({"sender": "telegram:4242", "message": "hi"}, id="sender-of-telegram"),
     pytest.param({"sender": "s"}, id="no-message"),
     pytest.param({"sender": "s", "message": None}, id="null-message"),
     pytest.param({"sender": "s", "message": 5}, id="number-message"),

@@ -122,6 +122,7 @@ def test_an_invalid_session_id_is_replaced(patients: Callable[..., Patient]) -> 
     pytest.param({"session_id": "session-1"}, id="no-message"),
     pytest.param({"message": "hi"}, id="no-session"),
     pytest.param({"message": "hi", "session_id": "bad id!"}, id="bad-session"),
+    pytest.param({"message": "hi", "session_id": "twilio:+447700900123"}, id="session-of-a-messaging-channel"),
     pytest.param({"message": "x" * (get_limits().max_message_chars + 1), "session_id": "session-1"}, id="too-long"),
     pytest.param({"message": "hi", "session_id": "session-1", "metadata": "{oops"},
                  id="metadata-text"),

@@ -8,6 +8,11 @@ components (bot/components.py and bot/policy.py import this module).
    schema itself against its meta-schema: ~20 ms of CPU per action call, about a third of a turn
    (benchmarks/rasa_latency.py). A validator built once gives the same verdicts; an invalid response
    still goes through Rasa's own method, so the error is Rasa's.
+3. Rasa wraps every tracker store in a FailSafeTrackerStore. When the database stays down past
+   bot/stores.py's retries, it would read no conversation (the patient's answer read without its
+   question) and save to this process's memory, never to the database. The turn fails instead:
+   the channel then answers with its fallback (the advice for any emergency in the message, the
+   emergency line, "please send it again") and the stored conversation stays whole.
 """
 import os
 from functools import lru_cache
@@ -15,6 +20,7 @@ from functools import lru_cache
 import jsonschema
 import rasa.core.actions.action as rasa_action
 import rasa.utils.endpoints as rasa_endpoints
+from rasa.core.tracker_store import FailSafeTrackerStore
 
 ACTION_TIMEOUT_SECONDS = int(os.environ.get("CLINIC_ACTION_TIMEOUT_SECONDS", "10") or 10)
 
@@ -41,3 +47,15 @@ def _validate_action_result(self: rasa_action.RemoteAction, result: dict) -> boo
 
 if rasa_action.RemoteAction._validate_action_result is _rasa_validate_action_result:
     rasa_action.RemoteAction._validate_action_result = _validate_action_result
+
+
+def _primary_store_only(name: str):
+    async def call(self: FailSafeTrackerStore, *args):
+        return await getattr(self._tracker_store, name)(*args)
+
+    call.__name__ = name
+    return call
+
+
+for _name in ("retrieve", "retrieve_full_tracker", "save"):
+    setattr(FailSafeTrackerStore, _name, _primary_store_only(_name))

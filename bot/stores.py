@@ -1,8 +1,9 @@
 """Where Rasa keeps conversations and per-conversation locks, chosen from the environment.
 
 ClinicTrackerStore: Rasa's SQL tracker store on CLINIC_DATABASE_URL (SQLite file by default,
-PostgreSQL in production). Connections are checked before use and reads/writes are retried for a
-while, so a database restart loses no event: the turn waits, then is stored.
+PostgreSQL in production). Connections are checked before use and reads/writes are retried for
+up to CLINIC_DB_RETRY_SECONDS, so a database restart loses no event: the turn waits, then is
+stored. A longer outage fails the turn (bot/runtime.py), never the stored conversation.
 ClinicLockStore: Redis when CLINIC_REDIS_URL is set (several Rasa replicas share conversations),
 else in memory. If Redis goes away, each replica falls back to its own in-memory locks (degraded:
 a conversation stays consistent as long as its messages reach one replica, which the proxy's
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any, Optional, Text
@@ -25,10 +27,13 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.engine import make_url
 
+from bot import runtime  # noqa: F401  (a tracker store failure fails the turn)
 from clinic.settings import get_settings
 
 logger = logging.getLogger(__name__)
-DB_RETRY_SECONDS = 30.0
+# How long a turn waits for the database before it fails (bot/runtime.py, item 3); below the
+# proxy's 60 s read timeout even when a read and a save both wait.
+DB_RETRY_SECONDS = float(os.environ.get("CLINIC_DB_RETRY_SECONDS", "25") or 25)
 REDIS_RETRY_SECONDS = 30.0
 
 
@@ -65,7 +70,9 @@ class ClinicTrackerStore(SQLTrackerStore):
                          **tracker_store_arguments(settings.database_url), **kwargs)
         # Rasa's engine does not test pooled connections; after a database restart the first
         # use of a stale connection would fail. pool_pre_ping replaces dead connections.
-        self.engine = sa.create_engine(self.engine.url, pool_pre_ping=True, **create_engine_kwargs(self.engine.url))
+        # hide_parameters: a database error names no message text in the logs.
+        self.engine = sa.create_engine(self.engine.url, pool_pre_ping=True, hide_parameters=True,
+                                       **create_engine_kwargs(self.engine.url))
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
         if self.engine.dialect.name == "sqlite":
             with self.engine.connect() as connection:

@@ -16,10 +16,10 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.rendering import (
-    FALLBACK_TEXT,
     ChannelProfile,
     Message,
     Outgoing,
+    failure_messages,
     merge_response,
     normalize_buttons,
     notice_messages,
@@ -85,7 +85,8 @@ async def run_turn(on_new_message: OnNewMessage, message: UserMessage,
     except Exception:
         logger.exception("%s: the dialogue failed on a message; sending the fallback",
                          output.name())
-        await output.send_notice(message.sender_id, FALLBACK_TEXT)
+        for reply in failure_messages(message.sender_id, message.text or ""):
+            await output.send_response(message.sender_id, reply)
     finally:
         await output.flush()
 

@@ -40,13 +40,35 @@ def urgent_line() -> str:
 
 RATE_LIMITED_TEXT = ("You are sending messages faster than we can answer. "
                      "Please wait a minute, then try again.")
-FALLBACK_TEXT = "Sorry, something went wrong on our side and we could not answer that."
+FALLBACK_TEXT = ("Sorry, something went wrong on our side and we could not answer that. "
+                 "Please send it again in a minute.")
 
 
 def notice_messages(recipient_id: str, notice: str) -> List[Message]:
     """A notice the channel itself sends, always led by the emergency line."""
     return [{"recipient_id": recipient_id, "text": emergency_line()},
             {"recipient_id": recipient_id, "text": notice}]
+
+
+def failure_messages(recipient_id: str, text: str) -> List[Message]:
+    """What a channel sends when the dialogue failed on a message (the database or the model
+    unavailable): the advice for any emergency or urgent sign in the message itself, read
+    without the rest of the conversation, then the emergency line and the apology."""
+    advice: List[Message] = []
+    try:
+        from bot.nlg import contact_details
+        from knowledge.conversation import Turn, conversation_state
+        from knowledge.messages import escalation_message
+        from knowledge.nlp.pipeline import analyse
+
+        analysis = analyse(text)
+        state = conversation_state([Turn(text, tuple((m.finding, m.status) for m in analysis.mentions))])
+        outcome = state.outcome()
+        if outcome.is_escalation:
+            advice = [{"recipient_id": recipient_id, **escalation_message(outcome, contact_details(), state.findings)}]
+    except Exception as error:  # the apology and the emergency line still go out
+        logger.error("The message could not be checked for emergencies (%s)", type(error).__name__)
+    return advice + notice_messages(recipient_id, FALLBACK_TEXT)
 
 
 # --- One message per Rasa response ------------------------------------------------------

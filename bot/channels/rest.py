@@ -19,9 +19,9 @@ from sanic.response import HTTPResponse
 from bot.channels.config import get_limits
 from bot.channels.ratelimit import RateLimiter
 from bot.channels.rendering import (
-    FALLBACK_TEXT,
     RATE_LIMITED_TEXT,
     escalations_first,
+    failure_messages,
     merge_response,
     notice_messages,
 )
@@ -82,7 +82,7 @@ class ClinicRestInput(RestInput):
                 await on_new_message(message)
             except (asyncio.CancelledError, Exception):
                 logger.exception("rest: the dialogue failed on a message; sent the fallback")
-                collector.messages.extend(notice_messages(sender_id, FALLBACK_TEXT))
+                collector.messages.extend(failure_messages(sender_id, text))
             return response.json(escalations_first(collector.messages))
 
         @webhook.listener("after_server_stop")

@@ -19,8 +19,8 @@ from socketio import AsyncServer
 from bot.channels.config import get_limits
 from bot.channels.ratelimit import RateLimiter
 from bot.channels.rendering import (
-    FALLBACK_TEXT,
     RATE_LIMITED_TEXT,
+    failure_messages,
     is_escalation,
     merge_response,
     notice_messages,
@@ -118,7 +118,8 @@ class ClinicSocketIOInput(SocketIOInput):
                 await on_new_message(message)
             except Exception:
                 logger.exception("socketio: the dialogue failed on a message; sent the fallback")
-                await output.send_notice(sender_id, FALLBACK_TEXT)
+                for reply in failure_messages(sender_id, text):
+                    await output.send_response(sender_id, reply)
 
         @webhook.listener("after_server_stop")
         async def close_limiter(*_: Any) -> None:

@@ -52,7 +52,7 @@ SCRIPTS: Dict[str, List[Dict[str, Any]]] = {
     "late emergency": [FOLLOW_UP, EMERGENCY],  # collecting channels must reorder this
     "plan": [PLAN],
 }
-CRASH = "crash"
+CRASH = "simulated-dialogue-failure"  # no clinical meaning ("crash" is a road accident)
 
 
 class StubDialogue:
@@ -70,7 +70,7 @@ class StubDialogue:
 
     async def handle_message(self, message: UserMessage) -> None:
         self.received.append(message)
-        if message.text == CRASH:
+        if message.text.startswith(CRASH):
             raise RuntimeError("the dialogue broke")
         replies = SCRIPTS.get(message.text, [{"text": f"echo: {message.text}"}])
         tracker = await self.tracker_store.get_or_create_tracker(message.sender_id)

@@ -8,6 +8,7 @@ from typing import Callable, List, Optional
 import pytest
 import requests
 from channel_harness import (
+    CRASH,
     EMERGENCY_TEXT,
     FOLLOW_UP,
     PLAN_STEPS,
@@ -124,8 +125,15 @@ def test_a_numbered_reply_becomes_the_button_payload(platform: Platform, server:
 
 def test_a_failing_dialogue_still_sends_the_emergency_line(platform: Platform,
                                                            server: LiveServer) -> None:
-    sent = converse(platform, server, "crash")
+    sent = converse(platform, server, CRASH)
     assert sent[0].text == emergency_line()
+
+
+def test_a_failing_dialogue_still_sends_the_advice_for_an_emergency_in_the_message(
+        platform: Platform, server: LiveServer) -> None:
+    sent = converse(platform, server, f"{CRASH}: I can't feel it when I wipe")
+    assert sent[0].text.startswith("This could be serious"), "the advice, read from the message alone, first"
+    assert any(message.text == emergency_line() for message in sent[1:])
 
 
 # --- Telegram --------------------------------------------------------------------------

@@ -9,11 +9,21 @@ from typing import Any, Callable, Iterator, List
 import pytest
 import redis
 import requests
-from channel_harness import EMERGENCY, FOLLOW_UP, QUESTION, LiveServer, dumps, emergency_line
+from channel_harness import (
+    CRASH,
+    EMERGENCY,
+    EMERGENCY_NUMBER,
+    FOLLOW_UP,
+    QUESTION,
+    LiveServer,
+    dumps,
+    emergency_line,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.channels.config import get_limits
+from bot.channels.rendering import FALLBACK_TEXT
 from bot.channels.rest import ClinicRestInput
 
 WEBHOOK = "/webhooks/rest/webhook"
@@ -51,9 +61,9 @@ def test_escalation_comes_first_even_when_uttered_later(rest: LiveServer) -> Non
 
 
 def test_a_failing_dialogue_still_answers_with_the_emergency_line(rest: LiveServer) -> None:
-    reply = post(rest, {"sender": "patient-1", "message": "crash"})
+    reply = post(rest, {"sender": "patient-1", "message": CRASH})
     assert reply.status_code == 200
-    assert texts(reply.json())[0] == emergency_line()
+    assert texts(reply.json()) == [emergency_line(), FALLBACK_TEXT]
 
 
 @pytest.mark.parametrize("message", ["", "   ", "\n"])
@@ -116,6 +126,13 @@ def test_bad_payloads_get_400_and_never_reach_the_dialogue(rest: LiveServer, pay
     assert reply.status_code == 400, reply.text
     assert isinstance(reply.json()["error"], str)
     assert rest.dialogue.received == []
+
+
+def test_a_failed_turn_still_gives_the_advice_for_an_emergency_in_the_message(rest: LiveServer) -> None:
+    replies = post(rest, {"sender": "broken-2", "message": f"{CRASH}: I can't feel it when I wipe"}).json()
+    assert replies[0]["custom"]["triage"]["level"] == "emergency", "read from the message alone"
+    assert replies[0]["text"].startswith(f"This could be serious. Please call {EMERGENCY_NUMBER} now.")
+    assert texts(replies[1:]) == [emergency_line(), FALLBACK_TEXT]
 
 
 def test_stream_mode_is_refused(rest: LiveServer) -> None:

@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, Iterator, List
 import pytest
 import requests
 import socketio
-from channel_harness import EMERGENCY, FOLLOW_UP, QUESTION, LiveServer, emergency_line, wait_for
+from channel_harness import CRASH, EMERGENCY, FOLLOW_UP, QUESTION, LiveServer, emergency_line, wait_for
 
 from bot.channels.config import get_limits
 from bot.channels.socketio import ClinicSocketIOInput
@@ -150,7 +150,7 @@ def test_text_is_cleaned_and_metadata_kept(server: LiveServer,
 def test_a_failing_dialogue_still_sends_the_emergency_line(
         patients: Callable[..., Patient]) -> None:
     patient = patients()
-    patient.say("crash", patient.start_session("session-1"))
+    patient.say(CRASH, patient.start_session("session-1"))
     assert patient.bot_messages(2)[0] == {"text": emergency_line()}
 
 

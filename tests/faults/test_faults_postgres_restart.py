@@ -3,7 +3,10 @@ console reconnect, and no event of the conversation is lost.
 
 Two faults: a clean restart between two turns (every pooled connection goes stale), and a crash
 (immediate stop) with a turn arriving while the database is down: that turn waits (bot/stores.py
-retries for up to 30 s) and is answered and stored once the database is back.
+retries for up to CLINIC_DB_RETRY_SECONDS) and is answered and stored once the database is back.
+Down for longer than that, the turn fails with the fallback (the advice for an emergency in the
+message itself, the emergency line) instead of Rasa's in-memory store, and the conversation goes
+on where it was once the database is back.
 """
 from __future__ import annotations
 
@@ -12,11 +15,13 @@ import time
 
 import pytest
 
+from bot.channels.rendering import FALLBACK_TEXT
 from storage.migrate import upgrade
 from tests.faults.helpers import (
     Stack,
     asks,
     assert_answered,
+    assert_emergency_advice,
     bot_texts,
     console_session,
     create_staff,
@@ -30,6 +35,7 @@ from tests.faults.services import PrivatePostgres
 pytestmark = [pytest.mark.servers, pytest.mark.slow, pytest.mark.timeout(600)]
 
 DOWN_SECONDS = 4
+RETRY_SECONDS = 12
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +51,8 @@ def postgres():
 def stack(model, postgres, tmp_path_factory):
     url = postgres.create_database("clinic_faults_pg")
     upgrade(url)
-    env = fault_env(CLINIC_DATABASE_URL=url, CLINIC_SECRET_KEY="faults-console-secret")
+    env = fault_env(CLINIC_DATABASE_URL=url, CLINIC_SECRET_KEY="faults-console-secret",
+                    CLINIC_DB_RETRY_SECONDS=str(RETRY_SECONDS))
     stack = Stack(env, tmp_path_factory.mktemp("faults-postgres"))
     create_staff(stack.env)
     web = web_app(stack.env, stack.log_dir)
@@ -124,3 +131,25 @@ def test_postgres_restarted_and_crashed_mid_conversation_nothing_is_lost(stack, 
     assert [e["timestamp"] for e in events] == sorted(e["timestamp"] for e in events)
     response = console.get(f"{web_url}/staff/conversations/{sender}", timeout=60)
     assert response.status_code == 200 and "soleus" in response.text
+
+
+def test_postgres_down_longer_than_the_retries_fails_the_turn_not_the_conversation(stack, postgres, new_sender):
+    sender = new_sender("pg-long")
+    stack.say(sender, "my lower back hurts")
+    assert asks(stack.say(sender, "/affirm")) == ["cauda_equina"]
+
+    postgres.stop("immediate")
+    try:
+        replies, seconds = stack.timed_say(sender, "yes, I can't feel it when I wipe")
+    finally:
+        postgres.start()
+    assert_emergency_advice(replies)  # read from the message alone
+    assert replies[-1]["text"] == FALLBACK_TEXT
+    assert RETRY_SECONDS - 1 <= seconds < RETRY_SECONDS + 15
+    log = stack.rasa.log_path.read_text()
+    assert "InMemoryTrackerStore" not in log, "nothing kept in one process's memory only"
+
+    replies = stack.say(sender, "yes, I can't feel it when I wipe")  # sent again, the database back
+    assert_emergency_advice(replies)
+    events = stored_events(stack.database_url, sender)
+    assert user_texts(events) == ["my lower back hurts", "/affirm", "yes, I can't feel it when I wipe"]

@@ -113,6 +113,12 @@ def _symptom(k: Knowledge, node: Node, answer: Answer) -> None:
     if not effects:
         causes = [r for r in k.relations_to(node.id) if r.relation in ("causes", "aggravates")]
         _name_ends(k, answer, "symptom_causes", causes, "causes", "subject")
+    if not groups:  # no muscles of its own (back pain): the link goes through what it leads to
+        for relation in effects:
+            target = k.nodes[relation.object]
+            if target.type == "symptom" and k.relations_from(target.id, "affects"):
+                answer.say(k, "symptom_via", [relation], effect=target.name)
+                _symptom(k, target, answer)
 
 
 def _muscle(k: Knowledge, node: Node, answer: Answer) -> None:

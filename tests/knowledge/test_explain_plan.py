@@ -21,6 +21,14 @@ def test_night_cramps_trace_to_calf_muscles_tibial_nerve_and_s1_l5_roots():
     assert answer.sources == ["clinic_article"]
 
 
+def test_back_pain_is_explained_through_the_calves_to_the_nerve_roots():
+    answer = explain("lower_back_pain")
+    text = answer.text
+    assert text.index("tight calves") < text.index("tibial nerve") < text.index("S1 nerve root")
+    used = {f["fact"] for f in answer.facts}
+    assert {"lower_back_pain causes calf_tension", "calf_tension signals root_irritation"} <= used
+
+
 def test_what_the_soleus_is_and_does():
     text = explain("soleus").text
     assert "does not cross the knee" in text

@@ -5,6 +5,7 @@ docker-compose.yml, the Makefile and the tests set these same variables.
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,20 @@ VAR_DIR = Path(os.environ.get("CLINIC_VAR_DIR", REPO_ROOT / "var"))
 def _env(name: str, default: str = "") -> str:
     value = os.environ.get(name, "").strip()
     return value or default
+
+
+def _local_secret_key() -> str:
+    """For local use without CLINIC_SECRET_KEY: one random key kept in var/ (mode 0600), so staff
+    sessions survive a restart and the audit log's conversation hashes stay keyed and stable."""
+    path = VAR_DIR / "secret-key"
+    try:
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as key_file:
+        key_file.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
 
 
 def _env_bool(name: str, default: bool = False) -> bool:
@@ -57,7 +72,7 @@ class Settings:
         "CLINIC_OUT_OF_HOURS_MESSAGE",
         "The clinic is closed right now, so the team will get in touch after it opens"))
     # Staff console.
-    secret_key: str = field(default_factory=lambda: _env("CLINIC_SECRET_KEY"))
+    secret_key: str = field(default_factory=lambda: _env("CLINIC_SECRET_KEY") or _local_secret_key())
     retention_days: int = field(default_factory=lambda: _env_int("CLINIC_RETENTION_DAYS", 365))
     # Conversations without consent keep no text beyond this many hours.
     unconsented_retention_hours: int = field(

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-import secrets
+import os
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -19,13 +19,11 @@ csrf = CSRFProtect()
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or get_settings()
     app = Flask(__name__)
-    secret_key = settings.secret_key
-    if not secret_key:
-        log.warning("CLINIC_SECRET_KEY is not set: using a random key, so staff sessions end "
-                    "when the app restarts and do not work across replicas")
-        secret_key = secrets.token_urlsafe(32)
+    if not os.environ.get("CLINIC_SECRET_KEY"):
+        log.warning("CLINIC_SECRET_KEY is not set: using this machine's key in var/secret-key "
+                    "(local use only; replicas need one shared key)")
     app.config.update(
-        SECRET_KEY=secret_key,
+        SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_NAME="clinic_staff_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",

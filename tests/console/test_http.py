@@ -330,3 +330,11 @@ def test_an_unconsented_conversation_past_its_hours_keeps_only_its_outcome(app, 
     assert "The text was deleted" in page and "my back hurts" not in page
     assert "cauda_equina.any_symptom" in page
     assert "(text deleted)" in client.get("/staff/").get_data(as_text=True)
+
+
+def test_reading_the_audit_log_is_itself_audited(app, engine):
+    admin, _ = client_for(app, ADMIN_EMAIL)
+    before = len(audit_entries(engine, "view_audit"))
+    assert admin.get("/staff/audit").status_code == 200
+    entries = audit_entries(engine, "view_audit")
+    assert len(entries) == before + 1 and entries[-1].actor == ADMIN_EMAIL

@@ -177,6 +177,8 @@ def audit_log():
         query = query.where(AuditEntry.target_ref == audit.conversation_ref(
             conversation_id, settings().secret_key))
     entries = db().execute(query).scalars().all()
+    record_audit("view_audit", conversation_id or None)  # after the read: it lists itself next time
+    db().commit()
     return render_template("console/audit.html", entries=entries,
                            conversation_id=conversation_id)
 

@@ -73,7 +73,9 @@ class ActionRecordHandoff(Action):
                        created_at=now())
         settings = get_settings()
         hours = OpeningHours.parse(settings.clinic_hours, settings.clinic_timezone)
-        if not stored or not consented:
+        if not consented:
+            dispatcher.utter_message(response="utter_handoff_not_passed_on")
+        elif not stored:
             dispatcher.utter_message(response="utter_handoff_call_us")
         elif hours.is_open(now()):
             dispatcher.utter_message(response="utter_handoff_recorded_open")

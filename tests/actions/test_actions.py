@@ -168,3 +168,12 @@ def test_handoff_is_queued_for_staff_with_opening_hours(database, monkeypatch, w
     assert result == [SlotSet(s, None) for s in slots]
     [request] = rows(database, "handoff_requests")
     assert request["contact_value"] == "07700 900123" and request["status"] == "open"
+
+
+def test_a_declined_contact_keeps_no_details_and_says_how_to_reach_the_clinic(database):
+    slots = {"contact_method": "phone", "contact_value": "07700 900123", "contact_consent": "no"}
+    result, messages = run(ActionRecordHandoff(), make_tracker([action("action_listen"), user("no", "deny")], slots))
+    assert [m["response"] for m in messages] == ["utter_handoff_not_passed_on"]
+    assert result == [SlotSet(s, None) for s in slots]
+    [request] = rows(database, "handoff_requests")
+    assert request["contact_value"] == "" and not request["consented"]

@@ -15,7 +15,10 @@ from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.config import get_limits
+from bot.channels.ratelimit import RateLimiter
 from bot.channels.rendering import (
+    RATE_LIMITED_TEXT,
     ChannelProfile,
     Message,
     Outgoing,
@@ -102,12 +105,28 @@ async def handle_user_text(request: Request, on_new_message: OnNewMessage,
                            output: BufferedOutput, *, sender_id: str, text: str,
                            input_channel: str,
                            metadata: Optional[Dict[str, Any]] = None) -> None:
-    """`sender_id` is the platform's id of the chat."""
+    """`sender_id` is the platform's id of the chat. Each sender is rate limited like the web
+    channels' (the platforms' servers share a few addresses, so only per sender)."""
     sender_id = conversation_id(input_channel, sender_id)
+    limiter = sender_limiter(request.app, input_channel)
+    if not await limiter.allow(sender_id, ""):
+        logger.warning("%s: a sender is over the rate limit; message dropped", input_channel)
+        if await limiter.notice_due(sender_id):
+            await output.send_notice(sender_id, RATE_LIMITED_TEXT)
+            await output.flush()
+        return
     text = await resolve_numbered_reply(request.app, sender_id, clean_text(text))
     message = UserMessage(text, output, sender_id, input_channel=input_channel,
                           metadata=metadata)
     await run_turn(on_new_message, message, output)
+
+
+def sender_limiter(app: Sanic, channel: str) -> RateLimiter:
+    """One limiter per channel and server (Redis-backed when configured, so replicas share it)."""
+    limiters = app.ctx.__dict__.setdefault("clinic_sender_limiters", {})
+    if channel not in limiters:
+        limiters[channel] = RateLimiter(get_limits(), channel)
+    return limiters[channel]
 
 
 async def resolve_numbered_reply(app: Sanic, sender_id: str, text: str) -> str:

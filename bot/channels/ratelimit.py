@@ -60,6 +60,9 @@ class Rule:
         return self.per_minute / 60_000
 
 
+NOTICE_RULE = Rule("notice", per_minute=1, burst=1)
+
+
 class RateLimiter:
     def __init__(self, limits: ChannelLimits, channel: str) -> None:
         self.sender_rule = Rule("sender", limits.sender_per_minute, limits.sender_burst)
@@ -70,6 +73,11 @@ class RateLimiter:
         self._script: Any = None
         self._redis_down_until = 0.0
         self._memory: "OrderedDict[str, Tuple[float, float]]" = OrderedDict()
+
+    async def notice_due(self, sender_id: str) -> bool:
+        """Whether a limited sender should be told (once a minute at most: a notice on SMS costs
+        money, and a flood must not turn into a flood of notices)."""
+        return await self._take(NOTICE_RULE, sender_id)
 
     async def allow(self, sender_id: str, ip: str) -> bool:
         """Take one token from the sender's bucket and one from the IP's."""

@@ -40,6 +40,11 @@ class Platform:
     sender: str
     webhook = ""
 
+    @property
+    def other_sender(self) -> str:
+        """Another patient on the same platform."""
+        return self.sender[:-1] + ("9" if self.sender.endswith("8") else "8")
+
     def channel(self, base_url: str) -> Any:
         raise NotImplementedError
 

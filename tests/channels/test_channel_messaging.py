@@ -29,6 +29,8 @@ from channel_platforms import (
     WhatsApp,
 )
 
+from bot.channels.rendering import RATE_LIMITED_TEXT
+
 UNSIGNED_LABELS = {"unsigned", "no-secret", "empty-secret", "sha1-only"}
 
 
@@ -121,6 +123,20 @@ def test_a_numbered_reply_becomes_the_button_payload(platform: Platform, server:
     assert server.dialogue.received[-1].text == "/deny"
     converse(platform, server, "2")  # no options pending: the text stays as it is
     assert server.dialogue.received[-1].text == "2"
+
+
+def test_each_sender_is_rate_limited_and_told_once(platform: Platform, server: LiveServer,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLINIC_RATE_LIMIT_PER_MINUTE", "1")
+    monkeypatch.setenv("CLINIC_RATE_LIMIT_BURST", "2")
+    for _ in range(2):
+        converse(platform, server, "question")
+    told = converse(platform, server, "question")
+    assert RATE_LIMITED_TEXT in " ".join(message.text for message in told)
+    assert converse(platform, server, "question") == [], "one notice, not one per message"
+    assert server.dialogue.texts == ["question", "question"], "the limited ones never reached it"
+    converse(platform, server, "question", sender=platform.other_sender)  # another patient is served
+    assert len(server.dialogue.texts) == 3
 
 
 def test_a_failing_dialogue_still_sends_the_emergency_line(platform: Platform,

@@ -27,7 +27,7 @@ export RASA_TELEMETRY_ENABLED := false
 export SANIC_REQUEST_MAX_SIZE ?= 1048576
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help run test shell train bench bench-assertion bench-nlu bench-console bench-rasa bench-questions \
+.PHONY: help run test shell train spacy bench bench-assertion bench-nlu bench-console bench-rasa bench-questions \
 	bench-findings fuzz audit validate lint setup setup-dev browser clean
 
 help:
@@ -77,6 +77,8 @@ $(MODEL): bot/config.yml $(wildcard $(DOMAIN)/*.yml) $(wildcard nlu_data/*.yml n
 		--fixed-model-name triage
 
 train: $(MODEL)
+
+spacy: $(SPACY)/meta.json
 
 # --- run --------------------------------------------------------------------------------------
 run: $(MODEL) $(CREDENTIALS) webapp/site/static/vendor/.built

@@ -22,7 +22,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot import runtime  # noqa: F401  (applies the action-server timeout in the Rasa server)
-from knowledge.nlp.pipeline import Analysis, analyse, analyse_doc
+from knowledge.nlp.pipeline import Analysis, analyse, analyse_doc, check_built
 
 EXTRACTOR = "ClinicalFindingsExtractor"
 
@@ -49,6 +49,7 @@ class ClinicalFindingsExtractor(GraphComponent, EntityExtractorMixin):
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                execution_context: ExecutionContext) -> "ClinicalFindingsExtractor":
+        check_built()  # SpacyNLP loads the folder as it is: a stale one would read old lexicon rules
         return cls()
 
     def process(self, messages: List[Message]) -> List[Message]:

@@ -8,6 +8,7 @@ and the ConText assertion component. Its meta records a hash of the data it was 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 from dataclasses import dataclass
@@ -85,10 +86,18 @@ def save_pipeline(path: Path = DEFAULT_PATH) -> Path:
     return path
 
 
+def check_built(path: Path | str = DEFAULT_PATH, meta: dict | None = None) -> None:
+    """Refuse a pipeline built from other knowledge data than the code now reads."""
+    if meta is None:
+        meta = json.loads((Path(path) / "meta.json").read_text(encoding="utf-8"))
+    if meta.get("clinic_data_sha256") != knowledge().data_hash:
+        raise PipelineOutOfDate(f"{path} was built from other knowledge data; run `make spacy` to rebuild it")
+
+
 def load_pipeline(path: Path | str = DEFAULT_PATH, check_data: bool = True) -> Language:
     nlp = spacy.load(path)
-    if check_data and nlp.meta.get("clinic_data_sha256") != knowledge().data_hash:
-        raise PipelineOutOfDate(f"{path} was built from other knowledge data; run `make spacy` to rebuild it")
+    if check_data:
+        check_built(path, nlp.meta)
     return nlp
 
 

@@ -5,7 +5,14 @@ import pytest
 import spacy
 
 from knowledge.nlp.normalize import stem
-from knowledge.nlp.pipeline import PIPELINE_VERSION, PipelineOutOfDate, analyse, build_pipeline, load_pipeline
+from knowledge.nlp.pipeline import (
+    PIPELINE_VERSION,
+    PipelineOutOfDate,
+    analyse,
+    build_pipeline,
+    check_built,
+    load_pipeline,
+)
 
 
 def findings(text: str) -> dict[str, str]:
@@ -122,6 +129,8 @@ def test_a_pipeline_built_from_other_data_is_refused(tmp_path):
     (tmp_path / "pipe" / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(PipelineOutOfDate, match="make spacy"):
         load_pipeline(tmp_path / "pipe")
+    with pytest.raises(PipelineOutOfDate, match="make spacy"):  # what Rasa's findings extractor checks
+        check_built(tmp_path / "pipe")
 
 
 def test_huge_and_odd_input_is_handled():

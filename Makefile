@@ -55,12 +55,15 @@ webapp/site/static/vendor/.built: web/package.json web/package-lock.json web/bui
 	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
 	@touch $@
 
-# Debian's Chromium and ChromeDriver for the browser tests (no browser downloads).
+# Debian's Chromium and ChromeDriver for the browser tests (no browser downloads), and nginx to
+# run the deployment's proxy configuration for real (tests/deploy/test_nginx.py).
+TEST_PACKAGES := chromium chromium-driver nginx-light
 browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
-		echo "installing Debian's chromium and chromium-driver"; \
-		apt-get install -y -qq chromium chromium-driver >/dev/null || \
-		{ apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }; }
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && \
+		{ command -v nginx >/dev/null || test -x /usr/sbin/nginx; } || { \
+		echo "installing Debian's $(TEST_PACKAGES)"; \
+		apt-get install -y -qq $(TEST_PACKAGES) >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq $(TEST_PACKAGES) >/dev/null; }; }
 
 # --- build ------------------------------------------------------------------------------------
 $(SPACY)/meta.json: $(VENV)/.app $(wildcard knowledge/data/*.yaml) $(wildcard knowledge/nlp/*.py)

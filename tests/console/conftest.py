@@ -20,10 +20,9 @@ from storage.db import get_engine, session_factory
 from storage.models import StaffUser, utcnow
 from storage.passwords import hash_password
 from storage.repository import Repository
-from tests.console.helpers import ADMIN_EMAIL, CLINICIAN_EMAIL, PASSWORD, chromium_driver
+from tests.console.helpers import ADMIN_EMAIL, CLINICIAN_EMAIL, PASSWORD, SECRET_KEY, chromium_driver
 from webapp import create_app
 
-SECRET_KEY = "console-test-secret"
 STAFF = ((ADMIN_EMAIL, "admin"), (CLINICIAN_EMAIL, "clinician"))
 
 

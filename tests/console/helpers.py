@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import tempfile
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import requests
 from selenium import webdriver
@@ -19,6 +19,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
+
+from webapp.console import sender_from_token
 
 # Staff the console fixtures create before each test.
 PASSWORD = "calf-stretch-every-morning"
@@ -61,8 +63,17 @@ def log_in(driver: WebDriver, base_url: str, email: str, password: str,
     WebDriverWait(driver, WAIT_SECONDS).until(lambda d: "/staff/login" not in d.current_url)
 
 
+SECRET_KEY = "console-test-secret"  # the console's key in these tests (conftest.py)
+
+
 def conversation_url(base_url: str, sender_id: str) -> str:
+    """The URL of a conversation typed by hand (the console's own links are encrypted)."""
     return f"{base_url}/staff/conversations/{quote(sender_id, safe='')}"
+
+
+def sender_of_link(href: str) -> str:
+    """The conversation a console link points to."""
+    return sender_from_token(unquote(href.rsplit("/staff/conversations/", 1)[1]), SECRET_KEY)
 
 
 def open_conversation(driver: WebDriver, base_url: str, sender_id: str) -> None:

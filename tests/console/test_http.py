@@ -19,10 +19,12 @@ from tests.console.helpers import (
     ADMIN_EMAIL,
     CLINICIAN_EMAIL,
     PASSWORD,
+    SECRET_KEY,
     csrf_token_in,
     log_in_test_client,
 )
 from webapp import create_app
+from webapp.console import sender_from_token
 
 pytestmark = pytest.mark.postgres
 
@@ -37,9 +39,13 @@ def client_for(app, email=CLINICIAN_EMAIL):
     return client, token
 
 
+def linked(html: str) -> list[str]:
+    """The conversations a page links to (links carry encrypted references)."""
+    return [sender_from_token(token, SECRET_KEY) for token in LINK.findall(html)]
+
+
 def listed(client, **args):
-    html = client.get("/staff/", query_string=args).get_data(as_text=True)
-    return LINK.findall(html)
+    return linked(client.get("/staff/", query_string=args).get_data(as_text=True))
 
 
 def audit_entries(engine, action=None):
@@ -165,7 +171,7 @@ def test_pages_follow_urgency_then_recency_without_gaps_or_repeats(app, engine):
     pages, url = [], "/staff/"
     while url:
         html = client.get(url).get_data(as_text=True)
-        pages.append(LINK.findall(html))
+        pages.append(linked(html))
         found = re.search(r'rel="next" href="([^"]+)"', html)
         url = found and found.group(1).replace("&amp;", "&")
     assert [len(page) for page in pages] == [50, 50, 20]
@@ -174,7 +180,7 @@ def test_pages_follow_urgency_then_recency_without_gaps_or_repeats(app, engine):
     html = client.get(re.search(r'rel="next" href="([^"]+)"', client.get("/staff/").get_data(
         as_text=True)).group(1)).get_data(as_text=True)
     previous = re.search(r'rel="prev" href="([^"]+)"', html).group(1).replace("&amp;", "&")
-    assert LINK.findall(client.get(previous).get_data(as_text=True)) == pages[0]
+    assert linked(client.get(previous).get_data(as_text=True)) == pages[0]
 
 
 def test_filters_by_red_flag_channel_status_date_and_text(app, engine, seed):
@@ -338,3 +344,21 @@ def test_reading_the_audit_log_is_itself_audited(app, engine):
     assert admin.get("/staff/audit").status_code == 200
     entries = audit_entries(engine, "view_audit")
     assert len(entries) == before + 1 and entries[-1].actor == ADMIN_EMAIL
+
+
+def test_links_forms_and_redacted_exports_name_no_messaging_patient(app, engine, seed):
+    now = time.time()
+    phones = ["twilio:whatsapp:+447700900123", "twilio:+447700900456"]
+    for sender in phones:
+        seed(sender, synthetic.calf_cramp_conversation(now - 300, channel="twilio"))
+    client, token = client_for(app)
+    listing = client.get("/staff/").get_data(as_text=True)
+    assert set(phones) <= set(linked(listing)), "the links still lead to the conversations"
+    page = client.get(f"/staff/conversations/{LINK.findall(listing)[linked(listing).index(phones[0])]}")
+    assert page.status_code == 200
+    for html in (listing, page.get_data(as_text=True)):
+        assert "7700900" not in html, "no phone number in a link, a form or a label"
+    rows = list(csv.DictReader(io.StringIO(export(client, token, kind="outcomes", format="csv")
+                                           .get_data(as_text=True))))
+    labels = {row["conversation_id"] for row in rows if row["conversation_id"].startswith("twilio:")}
+    assert len(labels) == 2 and not any("7700900" in label for label in labels), "apart, and anonymous"

@@ -1,9 +1,12 @@
 """Staff console: review what the bot told patients, most urgent first (server-rendered, no JS)."""
 from __future__ import annotations
 
+import base64
+import hashlib
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from cryptography.fernet import Fernet, InvalidToken
 from flask import Blueprint, Flask, current_app, g
 
 from storage import audit
@@ -28,6 +31,32 @@ def db():
 
 def engine():
     return current_app.extensions["clinic_engine"]
+
+
+def _url_cipher(secret_key: str) -> Fernet:
+    digest = hashlib.sha256(b"console-conversation-urls:" + secret_key.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def conversation_token(sender_id: str, secret_key: str | None = None) -> str:
+    """How links and forms name a conversation: encrypted, so no phone number or chat id is in a
+    URL, the browser's history or the proxy's access log."""
+    return _url_cipher(secret_key or settings().secret_key).encrypt(sender_id.encode()).decode()
+
+
+def sender_from_token(value: str, secret_key: str | None = None) -> str:
+    """The sender id behind a token; a value that is not one is taken as a typed sender id."""
+    try:
+        return _url_cipher(secret_key or settings().secret_key).decrypt(value.encode()).decode()
+    except (InvalidToken, ValueError):
+        return value
+
+
+def conversation_label(sender_id: str) -> str:
+    """A conversation's name on redacted pages and exports: its channel and a keyed pseudonym,
+    the same everywhere, so conversations stay apart without naming anyone."""
+    channel = sender_id.split(":", 1)[0] + ":" if ":" in sender_id else ""
+    return f"{channel}ref-{audit.conversation_ref(sender_id, settings().secret_key)[:12]}"
 
 
 def record_audit(action: str, conversation_id: str | None = None, **details) -> None:
@@ -59,5 +88,8 @@ def init_app(app: Flask) -> None:
     @app.template_filter("label")
     def label(value: str | None) -> str:
         return (value or "").replace("_", " ")
+
+    app.add_template_global(conversation_token)
+    app.add_template_global(conversation_label)
 
     app.register_blueprint(bp)

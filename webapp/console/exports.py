@@ -13,7 +13,7 @@ from storage import projector
 from storage.models import Conversation, TriageOutcome, utcnow
 from storage.redaction import redact
 from storage.transcript import Transcript
-from webapp.console import bp, db, record_audit
+from webapp.console import bp, conversation_label, db, record_audit, sender_from_token
 from webapp.console.listing import ListFilters, conversation_page, encode_cursor
 from webapp.console.views import zone
 
@@ -51,8 +51,8 @@ def _outcomes(sender_ids: list[str]) -> list[TriageOutcome]:
                         ).scalars().all()
 
 
-def outcome_record(outcome: TriageOutcome, shown: Shown) -> dict:
-    return {"conversation_id": shown(outcome.conversation_id), "channel": outcome.channel,
+def outcome_record(outcome: TriageOutcome, shown: Shown, name: Shown) -> dict:
+    return {"conversation_id": name(outcome.conversation_id), "channel": outcome.channel,
             "created_at": outcome.created_at.isoformat(), "level": outcome.level,
             "red_flags": outcome.red_flags, "rules": outcome.rules,
             "protocol_version": outcome.protocol_version, "plan": outcome.plan,
@@ -60,8 +60,8 @@ def outcome_record(outcome: TriageOutcome, shown: Shown) -> dict:
             "source": outcome.source}
 
 
-def turn_records(conversation_id: str, transcript: Transcript, shown: Shown) -> list[dict]:
-    return [{"conversation_id": shown(conversation_id),
+def turn_records(conversation_id: str, transcript: Transcript, shown: Shown, name: Shown) -> list[dict]:
+    return [{"conversation_id": name(conversation_id),
              "time": turn.at.isoformat() if turn.at else None, "speaker": turn.speaker,
              "text": shown(turn.text), "button": turn.button} for turn in transcript.turns]
 
@@ -93,28 +93,29 @@ def _json(header: dict, list_name: str, records: Iterable[dict]) -> Iterator[str
     yield "\n]}\n"
 
 
-def _records(kind: str, chunks: Iterable[list[Conversation]], shown: Shown, as_json: bool
+def _records(kind: str, chunks: Iterable[list[Conversation]], shown: Shown, name: Shown, as_json: bool
              ) -> Iterator[dict]:
+    """`shown` renders patient text, `name` a conversation id (redacted: a pseudonym)."""
     for chunk in chunks:
         ids = [conversation.sender_id for conversation in chunk]
         outcomes = _outcomes(ids)
         if kind == "outcomes":
-            yield from (outcome_record(outcome, shown) for outcome in outcomes)
+            yield from (outcome_record(outcome, shown, name) for outcome in outcomes)
             continue
         transcripts = projector.load_transcripts(db(), ids)
         if not as_json:
             for sender_id in ids:
-                yield from turn_records(sender_id, transcripts[sender_id], shown)
+                yield from turn_records(sender_id, transcripts[sender_id], shown, name)
             continue
         for conversation in chunk:
             sender_id = conversation.sender_id
-            yield {"conversation_id": shown(sender_id), "channel": conversation.channel,
+            yield {"conversation_id": name(sender_id), "channel": conversation.channel,
                    "consent": conversation.consent, "max_level": conversation.max_level,
                    "review_status": conversation.review_status,
                    "last_activity_at": conversation.last_activity_at.isoformat(),
-                   "outcomes": [outcome_record(o, shown) for o in outcomes
+                   "outcomes": [outcome_record(o, shown, name) for o in outcomes
                                 if o.conversation_id == sender_id],
-                   "transcript": turn_records(sender_id, transcripts[sender_id], shown)}
+                   "transcript": turn_records(sender_id, transcripts[sender_id], shown, name)}
 
 
 @bp.post("/export")
@@ -125,14 +126,15 @@ def export():
     unredacted = request.form.get("unredacted") == "on"
     if unredacted and g.staff.role != "admin":
         abort(403)
-    conversation_id = request.form.get("conversation_id") or None
+    conversation_id = sender_from_token(request.form.get("conversation_id") or "") or None
     filters = ListFilters.from_args(request.form)
     record_audit("export", conversation_id, kind=kind, format=fmt, redacted=not unredacted,
                  **({} if conversation_id else filters.audit_details()))
     db().commit()
 
     shown: Shown = (lambda text: text) if unredacted else redact
-    records = _records(kind, _conversation_chunks(conversation_id, filters), shown,
+    name: Shown = (lambda sender_id: sender_id) if unredacted else conversation_label
+    records = _records(kind, _conversation_chunks(conversation_id, filters), shown, name,
                        as_json=fmt == "json")
     if fmt == "csv":
         body = _csv(OUTCOME_COLUMNS if kind == "outcomes" else TURN_COLUMNS, records)

@@ -22,7 +22,7 @@ from storage.models import (
 from storage.redaction import redact
 from storage.retention import erase_conversation
 from storage.transcript import Transcript
-from webapp.console import bp, db, engine, record_audit, settings
+from webapp.console import bp, conversation_token, db, engine, record_audit, sender_from_token, settings
 from webapp.console.auth import role_required
 from webapp.console.listing import LEVEL_CHOICES, ListFilters, conversation_page, filter_options
 
@@ -35,10 +35,10 @@ def zone() -> ZoneInfo:
 
 
 def conversation_id_from_form() -> str:
-    conversation_id = request.form.get("conversation_id", "")
-    if not conversation_id:
+    token = request.form.get("conversation_id", "")
+    if not token:
         abort(400)
-    return conversation_id
+    return sender_from_token(token)
 
 
 @bp.get("/")
@@ -92,9 +92,9 @@ def render_conversation(conversation_id: str, *, revealed: bool):
                            shown=shown, review_statuses=REVIEW_STATUSES)
 
 
-@bp.get("/conversations/<path:conversation_id>")
-def conversation(conversation_id: str):
-    return render_conversation(conversation_id, revealed=False)
+@bp.get("/conversations/<path:token>")
+def conversation(token: str):
+    return render_conversation(sender_from_token(token), revealed=False)
 
 
 @bp.post("/reveal")
@@ -121,7 +121,7 @@ def review():
     db().commit()
     flash({"reviewed": "Marked reviewed.", "follow_up": "Flagged for clinical follow-up.",
            "new": "Marked as not reviewed."}[status])
-    return redirect(url_for("console.conversation", conversation_id=conversation_id))
+    return redirect(url_for("console.conversation", token=conversation_token(conversation_id)))
 
 
 @bp.post("/erase")
@@ -130,7 +130,7 @@ def erase():
     conversation_id = conversation_id_from_form()
     if request.form.get("confirm") != "yes":
         flash("Tick the box to confirm the patient asked for erasure.")
-        return redirect(url_for("console.conversation", conversation_id=conversation_id))
+        return redirect(url_for("console.conversation", token=conversation_token(conversation_id)))
     erase_conversation(db(), conversation_id, actor=g.staff.email,
                        audit_key=settings().secret_key)
     db().commit()

@@ -106,8 +106,9 @@ def test_emergency_banner_offers_a_tap_to_call_link(chat):
 def test_emergency_advice_reopens_a_closed_widget(chat):
     chat.start_conversation()
     chat.play(TO_SELF_CARE[0])
-    chat.type_message(EMERGENCY.type)
-    chat.part("input").send_keys(Keys.ESCAPE)  # closed while the bot is answering
+    # Sent and closed in one WebDriver command, so the widget is closed before any reply can
+    # arrive (two commands raced a fast bot: the reply came first and the widget stayed closed).
+    chat.part("input").send_keys(EMERGENCY.type, Keys.ENTER, Keys.ESCAPE)
 
     chat.wait_until(chat.part("panel").is_displayed, "the widget stayed closed", seconds=45)
     chat.wait_for_text(EMERGENCY.expect)

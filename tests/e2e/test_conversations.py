@@ -108,6 +108,8 @@ def test_declining_consent_still_gets_advice(bot, sender):
 def test_bad_input_always_gets_a_clear_reply(bot, sender, message):
     replies = bot.say(sender, message)
     assert replies and all(r.get("text") for r in replies)
+    assert "999" in texts(replies), "the emergency number is always in the answer"
+    assert "<script>" not in texts(replies) and "DROP TABLE" not in texts(replies), "nothing echoed"
 
 
 def test_someone_elses_cancer_is_not_a_red_flag_but_the_patients_own_is(bot, sender):

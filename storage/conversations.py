@@ -102,6 +102,9 @@ def erase_conversations(session: Session, sender_ids: Sequence[str]) -> int:
     """Delete every row of these conversations in every table; returns conversations erased."""
     erased = 0
     for batch in chunks(sorted(sender_ids)):
+        # Wait for a projector holding these rows (it re-checks the events once it has them).
+        session.execute(select(Conversation.sender_id).where(Conversation.sender_id.in_(batch))
+                        .order_by(Conversation.sender_id).with_for_update()).all()
         for model, column in _CONVERSATION_TABLES:
             result = session.execute(delete(model).where(column.in_(batch))
                                      .execution_options(synchronize_session=False))

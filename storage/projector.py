@@ -113,6 +113,12 @@ def project_conversations(session: Session, sender_ids: list[str],
     present = {sid: t for sid, t in transcripts.items() if t.last_activity_at is not None}
     conversations = lock_conversations(
         session, {sid: (t.channel, t.started_at) for sid, t in present.items()})
+    # Erased since the transcripts were read (erasure waits for these locks, then deletes):
+    # drop the row just re-created rather than bring the conversation back.
+    erased = set(present) - _with_events(session, list(present))
+    for sender_id in erased:
+        session.delete(conversations.pop(sender_id))
+        del present[sender_id]
     for sender_id, transcript in present.items():
         conversation = conversations[sender_id]
         apply_transcript(conversation, transcript)
@@ -120,6 +126,14 @@ def project_conversations(session: Session, sender_ids: list[str],
                       ["conversation_id", "event_key"])
         _fill_missing_sources(session, sender_id, transcript)
     refresh_outcome_fields(session, conversations.values())
+
+
+def _with_events(session: Session, sender_ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for batch in chunks(sender_ids):
+        found.update(session.execute(select(Event.sender_id).where(Event.sender_id.in_(batch))
+                                     .distinct()).scalars())
+    return found
 
 
 def apply_transcript(conversation: Conversation, transcript: Transcript) -> None:

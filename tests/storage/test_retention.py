@@ -71,6 +71,18 @@ def test_erasure_leaves_no_row_of_the_conversation_in_any_table(engine, reposito
     assert entry.details == {"found": True}
 
 
+def test_a_console_view_racing_an_erasure_does_not_bring_the_conversation_back(engine, repository):
+    fully_recorded_conversation(engine, repository, "erase-race-5d1e", time.time() - 3600)
+    projector.catch_up(engine)
+    with session_factory(engine)() as viewer:
+        stale = projector.load_transcripts(viewer, ["erase-race-5d1e"])  # read just before the erasure
+    with session_factory(engine)() as admin, admin.begin():
+        erase_conversation(admin, "erase-race-5d1e", actor="admin@x.org", audit_key=KEY)
+    with session_factory(engine)() as viewer, viewer.begin():
+        projector.project_conversations(viewer, ["erase-race-5d1e"], stale)
+    assert rows_mentioning(engine, "erase-race-5d1e") == {}
+
+
 def test_purge_erases_conversations_just_outside_the_window_and_keeps_those_inside(
         engine, pg_url, monkeypatch):
     now = time.time()

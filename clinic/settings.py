@@ -4,6 +4,7 @@ docker-compose.yml, the Makefile and the tests set these same variables.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -72,7 +73,8 @@ class Settings:
         "CLINIC_OUT_OF_HOURS_MESSAGE",
         "The clinic is closed right now, so the team will get in touch after it opens"))
     # Staff console.
-    secret_key: str = field(default_factory=lambda: _env("CLINIC_SECRET_KEY") or _local_secret_key())
+    # Empty when unset; the web app and the storage CLI then use with_secret_key().
+    secret_key: str = field(default_factory=lambda: _env("CLINIC_SECRET_KEY"))
     retention_days: int = field(default_factory=lambda: _env_int("CLINIC_RETENTION_DAYS", 365))
     # Conversations without consent keep no text beyond this many hours.
     unconsented_retention_hours: int = field(
@@ -97,6 +99,13 @@ class Settings:
         default_factory=lambda: _env_int("CLINIC_LOGIN_MAX_FAILURES", 5))
     login_lockout_minutes: int = field(
         default_factory=lambda: _env_int("CLINIC_LOGIN_LOCKOUT_MINUTES", 15))
+
+
+def with_secret_key(settings: Settings) -> Settings:
+    """The settings with a key to sign and hash with: CLINIC_SECRET_KEY, or for local use the
+    machine's key in var/ (made on first use). Only the processes that need a key call this:
+    Settings() is built on every bot message."""
+    return settings if settings.secret_key else dataclasses.replace(settings, secret_key=_local_secret_key())
 
 
 def get_settings() -> Settings:

@@ -19,7 +19,7 @@ import sys
 
 from sqlalchemy import select
 
-from clinic.settings import Settings, get_settings
+from clinic.settings import Settings, get_settings, with_secret_key
 from storage import audit, projector, retention
 from storage.db import get_engine, session_factory
 from storage.migrate import upgrade
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     erase.add_argument("--conversation", required=True, help="the Rasa sender id")
     args = parser.parse_args(argv)
 
-    settings = get_settings()
+    settings = with_secret_key(get_settings())
     engine = get_engine(settings.database_url)
     if args.command == "migrate":
         upgrade(settings.database_url)

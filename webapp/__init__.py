@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -10,7 +9,7 @@ from flask import Flask, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from clinic.settings import Settings, get_settings
+from clinic.settings import Settings, get_settings, with_secret_key
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()
@@ -19,9 +18,10 @@ csrf = CSRFProtect()
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or get_settings()
     app = Flask(__name__)
-    if not os.environ.get("CLINIC_SECRET_KEY"):
+    if not settings.secret_key:
         log.warning("CLINIC_SECRET_KEY is not set: using this machine's key in var/secret-key "
                     "(local use only; replicas need one shared key)")
+        settings = with_secret_key(settings)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_NAME="clinic_staff_session",

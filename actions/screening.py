@@ -10,7 +10,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import contact_details, conversation, last_user_timestamp, now, store
 from actions.forms import ConversationFormValidation
-from knowledge.conversation import ConversationState, turns_from_events
+from knowledge.conversation import PROXY_QUESTION, ConversationState, turns_from_events
 from knowledge.messages import outcome_messages
 from knowledge.model import knowledge
 from knowledge.triage import KNOWN
@@ -18,6 +18,7 @@ from storage.transcript import outcome_event_key
 
 COMPLAINT = "complaint"
 NO_COMPLAINT = "none"
+COMPLAINT_ATTEMPTS = 2   # "tell me in your own words" is not asked a third time
 # Messages that carry screen information. Anything else (a question, asking for a person) goes
 # to the rules that handle it, though its findings still count (the conversation is read whole).
 SCREEN_INTENTS = {"describe_symptoms", "affirm", "deny", "unsure"}
@@ -35,6 +36,8 @@ class ValidateTriageForm(ConversationFormValidation):
         return "validate_triage_form"
 
     def missing(self, state: ConversationState, tracker: Tracker) -> List[Text]:
+        if state.someone_else_described:
+            return [PROXY_QUESTION]
         if not state.complaints and tracker.get_slot(COMPLAINT) is None:
             return [COMPLAINT]
         outcome = state.outcome()
@@ -48,10 +51,13 @@ class ValidateTriageForm(ConversationFormValidation):
         turns = turns_from_events(tracker.events)
         latest = turns[-1] if turns else None
         k = knowledge()
+        if state.proxy is not None:
+            values[PROXY_QUESTION] = "yes" if state.proxy else "no"
         if state.complaints:
             values[COMPLAINT] = ", ".join(k.findings[f].label for f in state.complaints)
-        elif latest and latest.asked == COMPLAINT and latest.polarity == "deny":
-            values[COMPLAINT] = NO_COMPLAINT
+        elif latest and latest.asked == COMPLAINT and (
+                latest.polarity == "deny" or state.asked.count(COMPLAINT) >= COMPLAINT_ATTEMPTS):
+            values[COMPLAINT] = NO_COMPLAINT   # nothing to screen; the outcome says what to do
         for question in k.questions:
             status = state.findings.get(question.screen_finding)
             if status in KNOWN:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import yaml
 
-from knowledge.messages import question_message
+from knowledge.conversation import PROXY_QUESTION
+from knowledge.messages import proxy_message, question_message
 from knowledge.model import knowledge
 
 TARGET = Path(__file__).resolve().parent / "domain" / "screening.yml"
@@ -24,13 +25,13 @@ COMPLAINT = "complaint"
 def render() -> str:
     k = knowledge()
     custom_text_slot = {"type": "text", "influence_conversation": False, "mappings": [{"type": "custom"}]}
-    slots = {COMPLAINT: dict(custom_text_slot)}
-    responses = {}
+    slots = {PROXY_QUESTION: dict(custom_text_slot), COMPLAINT: dict(custom_text_slot)}
+    responses = {f"utter_ask_{PROXY_QUESTION}": [proxy_message(k)]}
     for question in k.questions:
         slots[question.id] = dict(custom_text_slot)
         responses[f"utter_ask_{question.id}"] = [question_message(question, {}, k)]
     domain = {"version": "3.1", "slots": slots, "responses": responses,
-              "forms": {"triage_form": {"required_slots": [COMPLAINT] + [q.id for q in k.questions]}}}
+              "forms": {"triage_form": {"required_slots": [PROXY_QUESTION, COMPLAINT] + [q.id for q in k.questions]}}}
     return HEADER + yaml.safe_dump(domain, sort_keys=False, allow_unicode=True, width=110)
 
 

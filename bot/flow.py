@@ -14,7 +14,12 @@ Kept free of Rasa objects so it can be tested directly; bot/policy.py wraps it f
 4. Consent is asked once the advice is out: a conversation whose first message was an emergency
    (or urgent) gets the advice at once and no opening, so when there is nothing left to ask, the
    consent question follows the advice; after the answer the bot listens (the screen is over).
-5. A lost step is retried: when a step that the rules cannot redo by themselves failed (recording
+5. Every message is evidence, in every state: a message that reports a new finding (or another
+   person's symptoms) while the consent question is open moves on to the screen (consent is asked
+   again after the outcome); after the outcome it re-runs the screen, so a correction gets a new
+   decision; during the callback form it leaves the form for the screen. A "no" in the callback
+   form leaves it.
+6. A lost step is retried: when a step that the rules cannot redo by themselves failed (recording
    the consent, starting the screen, giving the outcome, recording a handoff) and the patient got
    utter_degraded, their next message runs that step again, then the dialogue goes on as it
    would have (after the consent, the screen starts).
@@ -24,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from knowledge.conversation import state_from_events
+from knowledge.conversation import ConversationState, state_from_events
 from knowledge.model import Knowledge, knowledge
 from knowledge.triage import Outcome, evaluate
 
@@ -42,6 +47,8 @@ TRIAGE_OUTCOME = "action_triage_outcome"
 # active is re-run by the rules on the next message anyway).
 RETRIED_STEPS = (RECORD_CONSENT, TRIAGE_FORM, TRIAGE_OUTCOME, RECORD_HANDOFF)
 ESCALATION_LEVELS = ("emergency", "urgent")
+HANDOFF_LEFT = "utter_handoff_left"
+OPENING = "utter_opening"
 
 
 @dataclass(frozen=True)
@@ -139,6 +146,37 @@ def _step_lost_before(events: list[dict], last_user: int) -> str | None:
     return step
 
 
+def _active_loop(events: list[dict]) -> str | None:
+    return _active_loop_before(events, len(events))
+
+
+def _reported_something_new(before: ConversationState, after: ConversationState) -> bool:
+    """The latest message reported a finding present that was not, or another person's symptoms."""
+    new = {f for f, status in after.findings.items() if status == "present" and before.findings.get(f) != "present"}
+    new |= {f for f, status in after.findings.items() if status == "suggested" and f not in before.findings}
+    return bool(new) or (after.someone_else_described and not before.someone_else_described)
+
+
+def _latest_polarity(events: list[dict]) -> str | None:
+    from knowledge.conversation import turns_from_events
+
+    turns = turns_from_events(events)
+    return turns[-1].polarity if turns else None
+
+
+def _evidence_decision(events: list[dict], last_user: int, k: Knowledge) -> Decision | None:
+    """What a message that tells us something new does, whatever state the dialogue is in."""
+    loop = _active_loop(events)
+    if loop == HANDOFF_FORM and _latest_polarity(events) == "deny":
+        return Decision(HANDOFF_LEFT, end_screen=True)
+    if not any(e.get("event") == "action" and e.get("name") == OPENING for e in events):
+        return None   # the opening rules come first
+    before, after = state_from_events(events[:last_user], k), state_from_events(events, k)
+    if not _reported_something_new(before, after):
+        return None
+    return Decision(TRIAGE_FORM, end_screen=loop not in (None, TRIAGE_FORM))
+
+
 def decide(events: Iterable[dict], custom_actions: set[str], k: Knowledge | None = None) -> Decision | None:
     """The action the policy insists on next, or None to leave it to the other policies."""
     k = k or knowledge()
@@ -152,7 +190,7 @@ def decide(events: Iterable[dict], custom_actions: set[str], k: Knowledge | None
         if needs_escalation(outcome, escalations(events, k), k):
             return Decision(ESCALATE, end_screen=outcome.level == "emergency")
         lost = _step_lost_before(events, last_user)
-        return Decision(lost) if lost else None
+        return Decision(lost) if lost else _evidence_decision(events, last_user, k)
     if previous == ESCALATE:
         return Decision(RECORD)
     if previous == RECORD:
@@ -165,6 +203,8 @@ def decide(events: Iterable[dict], custom_actions: set[str], k: Knowledge | None
         return Decision(DEGRADED)
     if previous == DEGRADED:
         return Decision(LISTEN)
+    if previous == HANDOFF_LEFT:
+        return Decision(TRIAGE_FORM) if _screen_was_interrupted_by_handoff(events) else Decision(LISTEN)
     if previous == TRIAGE_OUTCOME and not _consent_settled(events) and state_from_events(events, k).complaints:
         return Decision(CONSENT_FORM)  # the outcome was given (with no complaint there is none)
     if previous == RECORD_CONSENT and _consent_asked_after_outcome(events):

@@ -18,7 +18,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from clinic.settings import get_settings
 from knowledge.conversation import state_from_events
-from knowledge.messages import escalation_message, question_message, safety_net_message
+from knowledge.conversation import PROXY_QUESTION
+from knowledge.messages import escalation_message, proxy_message, question_message, safety_net_message
 from knowledge.model import knowledge
 
 
@@ -44,6 +45,8 @@ class ClinicNLG(TemplatedNaturalLanguageGenerator):
                 return escalation_message(state.outcome(k), contact, state.findings, k)
             if utter_action == "utter_degraded":
                 return self._degraded(state, contact, tracker, output_channel)
+            if question_id == PROXY_QUESTION:
+                return proxy_message(k)
             if any(q.id == question_id for q in k.questions):
                 return question_message(k.question(question_id), state.findings, k)
         values = {**tracker.current_slot_values(), **contact}

@@ -5,25 +5,37 @@ dicts, as stored by the tracker store and sent to the action server), so the Ras
 its NLG and the action server all reach the same answer from the same events. No Rasa import.
 
 How a turn updates the findings, in order:
-1. If the bot had just asked a screening question, the reply's polarity answers it: yes marks the
-   question positive (and its only item present), no marks every item absent, "not sure" marks
-   the unknown items uncertain. Polarity comes from the deterministic answer lexicon first; the
-   intent classifier's affirm/deny/unsure is used only when the lexicon finds no answer.
-2. Findings named in the message then apply on top (present beats absent within one message).
+1. If the bot had just asked a screening question, the reply's polarity answers it: no marks every
+   item absent, "not sure" (or a hedge) marks the unknown items uncertain, yes marks a one-item
+   question's item present; yes to a several-item question asks "which of these?" next (WHICH), and
+   the answer to that names the items (a bare yes or an answer not understood there counts as yes
+   to the whole question). A reply that answers nothing twice in a row counts as "not sure" (never
+   as no). Polarity comes from the deterministic answer lexicon first; the intent classifier's
+   affirm/deny/unsure is used only when the lexicon finds no answer.
+2. Findings named in the message then apply on top (present beats absent within one message); a
+   finding only suggested by an ambiguous word is SUGGESTED until its confirming question is
+   answered.
+3. Someone typing for the patient: another person's current symptoms count as the patient's once
+   the writer says they are chatting for them (asked once, or said unasked: "asking for my mum").
 Later turns override earlier ones: the patient may correct themselves.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from knowledge.model import Knowledge, knowledge
-from knowledge.triage import ABSENT, KNOWN, PRESENT, UNCERTAIN, Outcome, evaluate
+from knowledge.triage import ABSENT, KNOWN, PRESENT, SUGGESTED, UNCERTAIN, WHICH, Outcome, evaluate
 
 CONSENT_QUESTION = "consent"
+PROXY_QUESTION = "proxy"
+MISUNDERSTOOD_LIMIT = 2        # replies that answer nothing before the question counts as unsure
+# Messages that are not attempts to answer (a question back, asking for a person, small talk).
+NOT_ANSWERS = {"ask_question", "request_human", "give_contact", "bot_challenge", "greet", "thank", "goodbye"}
 INTENT_ANSWERS = {"affirm": "affirm", "deny": "deny", "unsure": "unsure"}
 MIN_INTENT_CONFIDENCE = 0.6
-MENTION_STATUS = {"present": PRESENT, "absent": ABSENT}
+MENTION_STATUS = {"present": PRESENT, "absent": ABSENT, "suggested": SUGGESTED}
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,9 @@ class ConversationState:
     evidence: dict[str, str] = field(default_factory=dict)      # finding -> the words it came from
     consent: bool | None = None
     asked: list[str] = field(default_factory=list)              # questions asked so far, in order
+    proxy: bool | None = None             # the writer is chatting for the person they describe
+    others: dict[str, str] = field(default_factory=dict)        # another person's current findings
+    misunderstood: dict[str, int] = field(default_factory=dict)  # question -> replies in a row not understood
 
     def outcome(self, k: Knowledge | None = None) -> Outcome:
         return evaluate(self.findings, k)
@@ -60,6 +75,53 @@ class ConversationState:
         return [f for f, status in self.findings.items()
                 if status == PRESENT and f in k.findings and k.findings[f].kind == "symptom"]
 
+    @property
+    def someone_else_described(self) -> bool:
+        """Another person's current symptoms were described, and it is not settled whose they are."""
+        k = knowledge()
+        return self.proxy is None and not self.complaints and any(
+            f in k.findings and k.findings[f].kind == "symptom" for f in self.others)
+
+    def adopt_others(self) -> None:
+        for finding, status in self.others.items():
+            if self.findings.get(finding) not in (PRESENT, ABSENT):
+                self.findings[finding] = status
+        self.others.clear()
+
+
+_WORD = re.compile(r"[a-z]+")
+_ALL_ITEMS = re.compile(r"\b(?:all|both|each) of (?:them|those|these|the above)\b|\beverything\b|\ball (?:three|four|five)\b")
+_ORDINALS = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4}
+_NOT_KEYWORDS = {"your", "you", "the", "and", "that", "when", "with", "without", "being", "feeling", "having",
+                 "new", "not", "able", "such", "last", "few", "for", "days", "in", "on", "or", "of", "a", "to",
+                 "like", "time", "long", "past", "now", "need", "leg", "calf", "one", "weeks", "trouble"}
+
+
+def _same_word(a: str, b: str) -> bool:
+    """Crude stemming: "numb" ~ "numbness", "pee" ~ "peeing"."""
+    shared = min(4, len(a), len(b))
+    return shared >= 3 and a[:shared] == b[:shared]
+
+
+def items_named(question, text: str, k: Knowledge) -> set[str]:
+    """Items of a several-item question that a free-text reply names by their own words ("yes the
+    peeing one", "both legs") or by position ("the second one")."""
+    words = [w for w in _WORD.findall(text.lower()) if len(w) >= 3 and w not in _NOT_KEYWORDS]
+    keywords = {item: {w for w in _WORD.findall(k.findings[item].ask.lower())
+                       if len(w) >= 3 and w not in _NOT_KEYWORDS} for item in question.items}
+    named = set()
+    for item, own in keywords.items():
+        others = set().union(*(v for i, v in keywords.items() if i != item))
+        distinctive = {w for w in own if not any(_same_word(w, o) for o in others)}
+        if any(_same_word(w, kw) for w in words for kw in distinctive):
+            named.add(item)
+    if _ALL_ITEMS.search(text.lower()):
+        named |= set(question.items)
+    for word in words:
+        if word in _ORDINALS and _ORDINALS[word] < len(question.items):
+            named.add(question.items[_ORDINALS[word]])
+    return named
+
 
 def _apply_answer(state: ConversationState, turn: Turn, k: Knowledge) -> None:
     polarity = turn.polarity
@@ -67,14 +129,35 @@ def _apply_answer(state: ConversationState, turn: Turn, k: Knowledge) -> None:
         if polarity in ("affirm", "deny"):
             state.consent = polarity == "affirm"
         return
+    if turn.asked == PROXY_QUESTION:
+        if polarity in ("affirm", "deny"):
+            state.proxy = polarity == "affirm"
+        return
     try:
         question = k.question(turn.asked)
     except KeyError:
         return
+    named = {finding for finding, status in turn.mentions if finding in question.items and status == "present"}
+    if len(question.items) > 1:
+        named |= items_named(question, turn.text, k)
+    for item in named:
+        state.findings[item] = PRESENT
+    if state.findings.get(question.screen_finding) == WHICH:
+        _apply_which(state, question, turn, polarity, named)
+        return
+    if polarity is None and not turn.mentions and turn.intent not in NOT_ANSWERS:
+        state.misunderstood[question.id] = state.misunderstood.get(question.id, 0) + 1
+        if state.misunderstood[question.id] < MISUNDERSTOOD_LIMIT:
+            return
+        polarity = "unsure"
     if polarity == "affirm":
-        state.findings[question.screen_finding] = PRESENT
         if len(question.items) == 1:
+            state.findings[question.screen_finding] = PRESENT
             state.findings[question.items[0]] = PRESENT
+        elif named:
+            state.findings[question.screen_finding] = ABSENT   # answered: the named items are present
+        else:
+            state.findings[question.screen_finding] = WHICH
     elif polarity == "deny":
         state.findings[question.screen_finding] = ABSENT
         for item in question.items:
@@ -89,21 +172,52 @@ def _apply_answer(state: ConversationState, turn: Turn, k: Knowledge) -> None:
     state.evidence[question.screen_finding] = turn.text
 
 
+def _apply_which(state: ConversationState, question, turn: Turn, polarity: str | None, named: set[str]) -> None:
+    """The reply to "which of these?": the items named; otherwise yes to the whole question
+    (the patient said yes already), no to all, or unsure."""
+    if named:
+        state.findings[question.screen_finding] = ABSENT   # answered; the named items are present
+    elif polarity == "deny":
+        state.findings[question.screen_finding] = ABSENT
+        for item in question.items:
+            if state.findings.get(item) not in KNOWN:
+                state.findings[item] = ABSENT
+    elif polarity == "unsure":
+        state.findings[question.screen_finding] = UNCERTAIN
+    else:
+        state.findings[question.screen_finding] = PRESENT
+    state.evidence[question.screen_finding] = turn.text
+
+
 def conversation_state(turns: Iterable[Turn], k: Knowledge | None = None) -> ConversationState:
     k = k or knowledge()
     state = ConversationState()
+    proxy_pattern = re.compile(k.patterns["proxy"], re.IGNORECASE)
     for turn in turns:
         if turn.asked:
             state.asked.append(turn.asked)
             _apply_answer(state, turn, k)
+        if state.proxy is None and proxy_pattern.search(turn.text or ""):
+            state.proxy = True
         said: dict[str, str] = {}
+        others: dict[str, str] = {}
         for finding, status in turn.mentions:
+            if status == "other":
+                others[finding] = PRESENT
+                continue
             status = MENTION_STATUS.get(status)
             if status and said.get(finding) != PRESENT:
                 said[finding] = status
         for finding, status in said.items():
+            if status == SUGGESTED and state.findings.get(finding) in KNOWN:
+                continue   # already confirmed or ruled out
             state.findings[finding] = status
             state.evidence[finding] = turn.text
+        for finding, status in others.items():
+            state.others.setdefault(finding, status)
+            state.evidence.setdefault(finding, turn.text)
+        if state.proxy:
+            state.adopt_others()
     return state
 
 

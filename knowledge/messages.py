@@ -13,7 +13,7 @@ from knowledge.conversation import ConversationState
 from knowledge.explain import explain, join, topic_for_findings
 from knowledge.model import SCREEN_PREFIX, Knowledge, Question, knowledge
 from knowledge.plan import PlanStep, build_plan
-from knowledge.triage import ABSENT, Outcome, present_findings, unknown_items
+from knowledge.triage import ABSENT, WHICH, Outcome, present_findings, unknown_items
 
 YES_NO_BUTTONS = ({"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"},
                   {"title": "Not sure", "payload": "/unsure"})
@@ -24,10 +24,27 @@ def question_message(question: Question, findings: Mapping[str, str], k: Knowled
     """A screening question naming only what the patient has not told us yet."""
     k = k or knowledge()
     unknown = unknown_items(question, findings, k) or list(question.items)
+    if findings.get(question.screen_finding) == WHICH:
+        return which_message(question, unknown, k)
     text = question.intro
     if len(question.items) > 1:
         text += "\n" + "\n".join(f"- {k.findings[item].ask}" for item in unknown)
     return {"text": text, "buttons": [dict(b) for b in YES_NO_BUTTONS], "custom": {"ask": question.id}}
+
+
+def which_message(question: Question, unknown: list[str], k: Knowledge) -> dict:
+    """After "yes" to a several-item question: which of them? One button per item; typing works too."""
+    buttons = [{"title": k.findings[item].label[:1].upper() + k.findings[item].label[1:],
+                "payload": f'/describe_symptoms{{"finding": "{item}"}}'} for item in unknown]
+    buttons.append({"title": "Not sure", "payload": "/unsure"})
+    return {"text": k.advice["which_intro"], "buttons": buttons, "custom": {"ask": question.id, "which": True}}
+
+
+def proxy_message(k: Knowledge | None = None) -> dict:
+    k = k or knowledge()
+    return {"text": k.advice["proxy_question"], "buttons": [
+        {"title": "Yes, I'm chatting for them", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}],
+        "custom": {"ask": "proxy"}}
 
 
 def _fired_findings(outcome: Outcome, flags: set[str], k: Knowledge, findings: Mapping[str, str]) -> list[str]:

@@ -421,7 +421,8 @@ def _load_advice(reader: _Reader, sources: dict[str, Source]) -> dict[str, Any]:
         reader.citation(f"levels.{level}", body.get("source"), sources)
         if not isinstance(body.get("steps"), list):
             raise reader.fail(f"levels.{level}", "'steps' must be a list")
-    for key in ("reason", "reason_unsure", "not_a_diagnosis", "self_care_reason", "plan_intro"):
+    for key in ("reason", "reason_unsure", "not_a_diagnosis", "self_care_reason", "plan_intro", "which_intro",
+                "proxy_question"):
         reader.text(key, reader.data, key)
     safety = reader.section("safety_net")
     for key in ("title", "emergency", "urgent", "routine", "closing"):

@@ -13,6 +13,10 @@ from knowledge.model import Knowledge, Question, TriageRule, knowledge
 
 PRESENT, ABSENT, UNCERTAIN = "present", "absent", "uncertain"
 KNOWN = (PRESENT, ABSENT, UNCERTAIN)
+# Not yet known, but the next question must be about it: a "yes" to a several-item question waits
+# for "which of these?" (WHICH on the question's screen finding); a word that only suggests a red
+# flag waits for that flag's confirming question (SUGGESTED on the finding).
+WHICH, SUGGESTED = "which", "suggested"
 
 
 @dataclass(frozen=True)
@@ -107,9 +111,14 @@ def pending_questions(findings: Mapping[str, str], level: str, fired: tuple[str,
     """
     k = k or knowledge()
     present = present_findings(findings, k)
-    pending = []
+    pending, first = [], []
     for question in k.questions:
         if question.flag in fired or findings.get(question.screen_finding) in KNOWN:
+            continue
+        confirming = findings.get(question.screen_finding) == WHICH or any(
+            findings.get(item) == SUGGESTED for item in question.items)
+        if confirming:
+            first.append(question)
             continue
         if _satisfied(question.applies_if, present) is None:
             continue
@@ -118,7 +127,7 @@ def pending_questions(findings: Mapping[str, str], level: str, fired: tuple[str,
         if k.level_rank(flag_ceiling(question.flag, k)) <= k.level_rank(level):
             continue
         pending.append(question)
-    return tuple(pending)
+    return tuple(first + pending)
 
 
 def unknown_items(question: Question, findings: Mapping[str, str], k: Knowledge | None = None) -> list[str]:

@@ -134,6 +134,7 @@ class FindingsComponent:
         numbers = {}
         if self._age and (match := self._age.search(text)):
             numbers["age"] = int(next(g for g in match.groups() if g))
+            numbers["age_span"] = [match.start(), match.end()]
         match = next((m for pattern in self._durations if (m := pattern.search(text))), None)
         if match:
             amount, unit = match.group(1).lower(), match.group(2).lower()

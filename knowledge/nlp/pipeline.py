@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import sys
 from dataclasses import dataclass
@@ -174,6 +175,11 @@ def combined_assertion(doc: Doc, span) -> Assertion | None:
                      triggers=tuple(dict.fromkeys(t for a in assertions for t in a.triggers)))
 
 
+# "my 3 year old", "my son is 9 years old", "she's 80": an age that is someone else's.
+_SOMEONE_ELSES_AGE = re.compile(r"\b(?:my|our|his|her|their|she|he|she's|he's|shes|hes|son|daughter|child|kid|boy|girl|"
+                                r"mum|mom|dad|mother|father|husband|wife|partner|nan|gran)\b", re.IGNORECASE)
+
+
 def analyse_doc(doc: Doc, k: Knowledge | None = None) -> Analysis:
     k = k or knowledge()
     mentions = []
@@ -183,12 +189,20 @@ def analyse_doc(doc: Doc, k: Knowledge | None = None) -> Analysis:
         status = status_of(assertion, finding.history_ok) if assertion is not None else "present"
         mentions.append(Mention(span.label_, status, span.start_char, span.end_char, span.text, assertion))
     numbers = doc._.numbers or {}
+    limits = k.patterns["thresholds"]
     if "age" in numbers:
-        mentions.append(Mention("older_age", "present" if numbers["age"] >= 65 else "absent", 0, 0, str(numbers["age"])))
+        age = numbers["age"]
+        start = numbers.get("age_span", [0, 0])[0]
+        whose = "other" if _SOMEONE_ELSES_AGE.search(doc.text[max(0, start - 30):start + 3]) else None
+        mentions.append(Mention("older_age", whose or ("present" if age >= limits["older_age_from"] else "absent"),
+                                0, 0, str(age)))
+        if age < limits["child_under"]:
+            mentions.append(Mention("under_16", whose or "present", 0, 0, str(age)))
     back_pain = _back_pain_status(doc, mentions, *numbers["weeks_span"]) if "weeks" in numbers else None
     if back_pain:
         start, end = numbers["weeks_span"]
-        mentions.append(Mention("persistent_pain", back_pain if numbers["weeks"] >= 6 else "absent", start, end,
+        long_standing = numbers["weeks"] >= limits["persistent_weeks"]
+        mentions.append(Mention("persistent_pain", back_pain if long_standing else "absent", start, end,
                                 doc.text[start:end]))
     topics = tuple(dict.fromkeys(span.id_ for span in outermost(list(doc.spans.get(TOPICS_KEY, [])))))
     return Analysis(tuple(mentions), topics, doc._.answer)

@@ -105,3 +105,43 @@ def test_a_restart_forgets_earlier_escalations():
     events = [action("action_listen"), user("I've wet myself and my back hurts"), action(ESCALATE), bot(),
               {"event": "restart"}, action("action_listen"), user("I've wet myself and my back hurts")]
     assert decide(events, CUSTOM).action == ESCALATE
+
+
+# --- every message is evidence, in every state (conversation-robustness issue) -------------------
+OPENED = [action("action_listen"), user("hi", "greet"), action("utter_opening"), bot("Hello"),
+          action(CONSENT_FORM), loop(CONSENT_FORM), slot("requested_slot", "consent"), bot(ask="consent")]
+
+
+def test_symptoms_typed_at_the_consent_question_start_the_screen_and_leave_the_consent_for_later():
+    events = OPENED + [action("action_listen"), user("my caff has been killing me since sunday", "out_of_scope")]
+    decision = decide(events, CUSTOM)
+    assert decision.action == TRIAGE_FORM and decision.end_screen, "the consent form is left, the screen starts"
+
+
+def test_small_talk_at_the_consent_question_is_left_to_the_consent_rules():
+    events = OPENED + [action("action_listen"), user("what is this", "ask_question")]
+    assert decide(events, CUSTOM) is None
+
+
+def test_a_correction_after_the_outcome_runs_the_screen_again():
+    events = [action("action_listen"), user("my lower back aches after gardening"), action("utter_opening"),
+              action(TRIAGE_FORM),
+              loop(TRIAGE_FORM), loop(None), action(TRIAGE_OUTCOME),
+              bot("self-care", custom={"triage": {"level": "self_care"}}), slot("consent", True),
+              action("action_listen"), user("oh and the pain goes down my left leg to my foot", "thank")]
+    assert decide(events, CUSTOM).action == TRIAGE_FORM
+
+
+def test_no_in_the_callback_form_leaves_it():
+    events = [action("action_listen"), user("can someone call me", "request_human"), action("handoff_form"),
+              loop("handoff_form"), slot("requested_slot", "contact_method"), bot(ask="contact_method"),
+              action("action_listen"), user("no thanks I don't want a call", "deny")]
+    decision = decide(events, CUSTOM)
+    assert decision.action == "utter_handoff_left" and decision.end_screen
+    assert decide(events + [action("utter_handoff_left"), bot("OK")], CUSTOM).action == LISTEN
+
+
+def test_a_yes_to_a_several_item_question_asks_which_before_any_advice():
+    events = [action("action_listen"), user("my back hurts"), *asked("cauda_equina"), action("action_listen"),
+              user("yes", intent="affirm")]
+    assert decide(events, CUSTOM) is None, "no escalation on a bare yes: 'which of these?' comes first"

@@ -23,9 +23,14 @@ def test_not_really_marks_every_item_absent():
     assert "cauda_equina" not in [q.id for q in state.outcome().pending]
 
 
-def test_a_qualified_yes_counts_as_yes():
+def test_a_qualified_yes_counts_as_yes_and_asks_which():
     state = conversation_state([said("my back hurts"), said("only when I cough", asked="cauda_equina")])
+    assert state.outcome().pending[0].id == "cauda_equina", "which of these comes next"
+    state = conversation_state([said("my back hurts"), said("only when I cough", asked="cauda_equina"),
+                                said("the peeing one", asked="cauda_equina")])
     assert state.outcome().level == "emergency"
+    assert state.findings["bladder_dysfunction"] == "present"
+    assert "sexual_dysfunction" not in state.findings
 
 
 def test_not_sure_is_recorded_and_not_asked_again():
@@ -88,11 +93,11 @@ def test_turns_are_read_from_rasa_events_with_the_question_that_was_asked():
     events = [
         {"event": "action", "name": "action_session_start"}, {"event": "session_started"},
         _user("my back hurts", entities=[{"entity": "finding", "value": "back_pain", "role": "present"}]),
-        _bot("Have you noticed...", ask="cauda_equina"),
+        _bot("Did it start after a serious accident?", ask="major_trauma"),
         _user("/affirm", intent="affirm"),
     ]
     turns = turns_from_events(events)
-    assert [t.asked for t in turns] == [None, "cauda_equina"]
+    assert [t.asked for t in turns] == [None, "major_trauma"]
     assert state_from_events(events).outcome().level == "emergency"
 
 
@@ -116,7 +121,7 @@ def test_consent_answer_is_read_from_the_consent_question():
 
 def test_the_question_asked_can_come_from_the_forms_requested_slot():
     events = [_user("my back hurts", entities=[{"entity": "finding", "value": "back_pain", "role": "present"}]),
-              {"event": "slot", "name": "requested_slot", "value": "cauda_equina"},
+              {"event": "slot", "name": "requested_slot", "value": "major_trauma"},
               _user("/affirm", intent="affirm")]
-    assert turns_from_events(events)[-1].asked == "cauda_equina"
+    assert turns_from_events(events)[-1].asked == "major_trauma"
     assert state_from_events(events).outcome().level == "emergency"

@@ -61,9 +61,11 @@ def predicted_findings(text: str) -> dict[str, str]:
     k = knowledge()
     found: dict[str, str] = {}
     for mention in analyse(text).mentions:
+        status = "present" if mention.status == "suggested" else mention.status   # proposed, to be confirmed
         if found.get(mention.finding) != "present":
-            found[mention.finding] = mention.status if mention.finding not in found or mention.status == "present" \
+            found[mention.finding] = status if mention.finding not in found or status == "present" \
                 else found[mention.finding]
+    suggested = {m.finding for m in analyse(text).mentions if m.status == "suggested"}
     frontier = [f for f, s in found.items() if s != "absent"]
     while frontier:
         fid = frontier.pop()
@@ -71,7 +73,7 @@ def predicted_findings(text: str) -> dict[str, str]:
             if implied not in found:
                 found[implied] = found[fid]
                 frontier.append(implied)
-    return found
+    return found, suggested
 
 
 def with_implied(gold: dict[str, str]) -> dict[str, str]:
@@ -99,7 +101,7 @@ def run_messages(path: Path, verbose: bool) -> dict:
     misses: list[str] = []
     for number, case in enumerate(cases, 1):
         gold = with_implied({f: s for f, s in (case.get("findings") or {}).items() if f in known})
-        predicted = predicted_findings(str(case["text"]))
+        predicted, suggested = predicted_findings(str(case["text"]))
         gold_pairs, predicted_pairs = set(gold.items()), set(predicted.items())
         tp += len(gold_pairs & predicted_pairs)
         fp += len(predicted_pairs - gold_pairs)
@@ -109,7 +111,8 @@ def run_messages(path: Path, verbose: bool) -> dict:
         id_fn += len(set(gold) - set(predicted))
         if case.get("lookalike"):
             lookalikes += 1
-            if level_of(predicted) in ESCALATING and level_of(gold) not in ESCALATING:
+            decisive = {f: s for f, s in predicted.items() if f not in suggested}
+            if level_of(decisive) in ESCALATING and level_of(gold) not in ESCALATING:
                 escalated_lookalikes += 1
                 misses.append(f"  look-alike escalated {case['id']}: {case['text']!r} -> {predicted}")
         if verbose and gold_pairs != predicted_pairs:
@@ -173,6 +176,8 @@ def play(url: str, script: dict, rng: random.Random, verbose: bool) -> dict:
     for _ in range(MAX_TURNS):
         transcript.append(f"P: {message}")
         replies = rest_say(url, sender, message)
+        if not replies and message == "hi":
+            raise SystemExit(f"the bot at {url} did not answer 'hi': is its model loaded?")
         ask = None
         for reply in replies:
             custom = reply.get("custom") or {}
@@ -289,6 +294,9 @@ def start_servers():
     sys.path.insert(0, str(REPO_ROOT / "tests"))
     from servers import base_env, start_bot  # noqa: PLC0415  (shared server launcher)
 
+    from knowledge.nlp.pipeline import check_built  # noqa: PLC0415
+
+    check_built()   # Rasa would refuse a stale pipeline: `make spacy`
     log_dir = Path(tempfile.mkdtemp(prefix="bench-triage-"))
     database = log_dir / "bench.sqlite"
     env = base_env(CLINIC_DATABASE_URL=f"sqlite:///{database}", **BENCH_ENV)

@@ -35,7 +35,7 @@ MISUNDERSTOOD_LIMIT = 2        # replies that answer nothing before the question
 NOT_ANSWERS = {"ask_question", "request_human", "give_contact", "bot_challenge", "greet", "thank", "goodbye"}
 INTENT_ANSWERS = {"affirm": "affirm", "deny": "deny", "unsure": "unsure"}
 MIN_INTENT_CONFIDENCE = 0.6
-MENTION_STATUS = {"present": PRESENT, "absent": ABSENT, "suggested": SUGGESTED}
+MENTION_STATUS = {"present": PRESENT, "absent": ABSENT, "suggested": SUGGESTED, "uncertain": UNCERTAIN}
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class ConversationState:
         """Another person's current symptoms were described, and it is not settled whose they are."""
         k = knowledge()
         return self.proxy is None and not self.complaints and any(
-            f in k.findings and k.findings[f].kind == "symptom" for f in self.others)
+            f in k.findings and not k.findings[f].history_ok for f in self.others)
 
     def adopt_others(self) -> None:
         for finding, status in self.others.items():
@@ -209,7 +209,7 @@ def conversation_state(turns: Iterable[Turn], k: Knowledge | None = None) -> Con
             if status and said.get(finding) != PRESENT:
                 said[finding] = status
         for finding, status in said.items():
-            if status == SUGGESTED and state.findings.get(finding) in KNOWN:
+            if status in (SUGGESTED, UNCERTAIN) and state.findings.get(finding) in (PRESENT, ABSENT):
                 continue   # already confirmed or ruled out
             state.findings[finding] = status
             state.evidence[finding] = turn.text

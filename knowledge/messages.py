@@ -13,7 +13,7 @@ from knowledge.conversation import ConversationState
 from knowledge.explain import explain, join, topic_for_findings
 from knowledge.model import SCREEN_PREFIX, Knowledge, Question, knowledge
 from knowledge.plan import PlanStep, build_plan
-from knowledge.triage import ABSENT, WHICH, Outcome, present_findings, unknown_items
+from knowledge.triage import ABSENT, UNCERTAIN, WHICH, Outcome, present_findings, unknown_items
 
 YES_NO_BUTTONS = ({"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"},
                   {"title": "Not sure", "payload": "/unsure"})
@@ -56,7 +56,8 @@ def _fired_findings(outcome: Outcome, flags: set[str], k: Knowledge, findings: M
         for hit in outcome.hits:
             for finding in hit.findings if hit.flag in flags else ():
                 question = k.question(finding.removeprefix(SCREEN_PREFIX))
-                items = [i for i in question.items if findings.get(i) != ABSENT] or list(question.items)
+                items = ([i for i in question.items if findings.get(i) == UNCERTAIN]
+                         or [i for i in question.items if findings.get(i) != ABSENT] or list(question.items))
                 labels.append(("possibly " if hit.unsure else "") + "one or more of: "
                               + ", ".join(k.findings[i].label for i in items))
     return list(dict.fromkeys(labels))

@@ -76,6 +76,7 @@ class DetectRule:
     all: tuple[tuple[str, ...], ...]
     none: tuple[str, ...] = ()
     scope: str = "clause"
+    suggestive: bool = False     # an ambiguous wording: the flag's confirming question decides
 
 
 @dataclass(frozen=True)
@@ -336,7 +337,7 @@ def _load_findings(reader: _Reader, concepts: dict[str, tuple[str, ...]], nodes:
             scope = rule.get("scope", "clause")
             if scope not in ("clause", "sentence"):
                 raise reader.fail(entry, "scope must be clause or sentence")
-            rules.append(DetectRule(groups, none, scope))
+            rules.append(DetectRule(groups, none, scope, bool(rule.get("suggestive", False))))
         implies = reader.words(fid, body.get("implies", []))
         explained_by = str(body.get("explained_by", ""))
         if explained_by and explained_by not in nodes:

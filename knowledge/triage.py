@@ -92,7 +92,9 @@ def evaluate(findings: Mapping[str, str], k: Knowledge | None = None) -> Outcome
         if findings.get(question.screen_finding) == PRESENT:
             hits.append(RuleHit(f"{question.id}.answered_yes", flag.id, flag.level, (question.screen_finding,),
                                 flag.sources))
-        elif findings.get(question.screen_finding) == UNCERTAIN and flag.level in k.unsure_levels:
+        elif flag.level in k.unsure_levels and flag.id not in {hit.flag for hit in hits} and (
+                findings.get(question.screen_finding) == UNCERTAIN
+                or any(findings.get(item) == UNCERTAIN for item in question.items)):
             hits.append(RuleHit(f"{question.id}.unsure", flag.id, k.unsure_levels[flag.level],
                                 (question.screen_finding,), flag.sources, unsure=True))
     level = max((hit.level for hit in hits), key=k.level_rank, default="self_care")

@@ -64,6 +64,7 @@ class CompiledRule:
     groups: tuple[tuple[str, ...], ...]
     none: tuple[str, ...]
     scope: str
+    suggestive: bool = False     # only suggests the finding: its confirming question decides
 
 
 class FindingsComponent:
@@ -95,12 +96,14 @@ class FindingsComponent:
     def to_disk(self, path, exclude=()):
         Path(path).mkdir(parents=True, exist_ok=True)
         srsly.write_json(Path(path) / "findings.json", {
-            "rules": [{"finding": r.finding, "groups": r.groups, "none": r.none, "scope": r.scope} for r in self.rules],
+            "rules": [{"finding": r.finding, "groups": r.groups, "none": r.none, "scope": r.scope,
+                       "suggestive": r.suggestive} for r in self.rules],
             "answers": self.answers, "patterns": self.patterns})
 
     def from_disk(self, path, exclude=()):
         data = srsly.read_json(Path(path) / "findings.json")
-        self.rules = [CompiledRule(r["finding"], tuple(tuple(g) for g in r["groups"]), tuple(r["none"]), r["scope"])
+        self.rules = [CompiledRule(r["finding"], tuple(tuple(g) for g in r["groups"]), tuple(r["none"]), r["scope"],
+                                   bool(r.get("suggestive")))
                       for r in data["rules"]]
         self.answers, self.patterns = data["answers"], data["patterns"]
         self._compile()
@@ -111,6 +114,7 @@ class FindingsComponent:
         concepts = outermost(list(doc.spans.get(CONCEPTS_KEY, [])))
         found: list[Span] = []
         parts: list[Span] = []
+        taken: set[tuple[str, int, int]] = set()
         for sentence in doc.sents:
             in_sentence = [c for c in concepts if c.start >= sentence.start and c.end <= sentence.end]
             clauses = _clauses(doc, sentence, in_sentence)
@@ -119,6 +123,9 @@ class FindingsComponent:
                     matched = _match(rule, own, borrowed)
                     if matched is not None:
                         anchor, others = matched
+                        if (rule.finding, anchor.start, anchor.end) in taken:
+                            continue   # an earlier (decisive) rule already read these words
+                        taken.add((rule.finding, anchor.start, anchor.end))
                         span = Span(doc, anchor.start, anchor.end, label=rule.finding)
                         span._.finding_rule = rule
                         span._.finding_parts = [(o.start, o.end) for o in others]

@@ -27,6 +27,7 @@ from knowledge.nlp.context import Assertion
 from knowledge.nlp.normalize import Normalizer, surface
 
 PIPELINE_NAME = "clinic_triage"
+HEDGE_CONCEPT = "hedge.unsure"
 PIPELINE_VERSION = "1.0.0"    # bump when components change; data changes are tracked by hash
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PATH = REPO_ROOT / "build" / "spacy" / f"en_{PIPELINE_NAME}-{PIPELINE_VERSION}"
@@ -47,7 +48,7 @@ def _token_patterns(nlp: Language, normalizer: Normalizer, phrase: str) -> list[
 
 
 def _compile_rules(k: Knowledge) -> list[CompiledRule]:
-    return [CompiledRule(fid, rule.all, rule.none, rule.scope)
+    return [CompiledRule(fid, rule.all, rule.none, rule.scope, rule.suggestive)
             for fid, finding in k.findings.items() for rule in finding.detect]
 
 
@@ -116,7 +117,7 @@ def default_pipeline() -> Language:
 class Mention:
     """One finding mentioned in a message, with what the patient said about it."""
     finding: str
-    status: str          # present | absent | past | hypothetical | other
+    status: str          # present | absent | past | hypothetical | other | suggested | uncertain
     start: int
     end: int
     text: str
@@ -177,16 +178,25 @@ def combined_assertion(doc: Doc, span) -> Assertion | None:
 
 # "my 3 year old", "my son is 9 years old", "she's 80": an age that is someone else's.
 _SOMEONE_ELSES_AGE = re.compile(r"\b(?:my|our|his|her|their|she|he|she's|he's|shes|hes|son|daughter|child|kid|boy|girl|"
-                                r"mum|mom|dad|mother|father|husband|wife|partner|nan|gran)\b", re.IGNORECASE)
+                                r"mum|mom|mam|dad|mother|father|husband|wife|partner|nan|gran|granny|grandad|grandpa|grandma|"
+                                r"grandmother|grandfather|brother|sister|aunt|uncle|friend|neighbour)\b", re.IGNORECASE)
 
 
 def analyse_doc(doc: Doc, k: Knowledge | None = None) -> Analysis:
     k = k or knowledge()
     mentions = []
+    hedged = {c.sent for c in doc.spans.get(CONCEPTS_KEY, []) if c.label_ == HEDGE_CONCEPT}
     for span in doc.spans.get(FINDINGS_KEY, []):
         finding = k.findings[span.label_]
         assertion = combined_assertion(doc, span)
         status = status_of(assertion, finding.history_ok) if assertion is not None else "present"
+        rule = span._.finding_rule
+        if status == "present" and rule is not None and getattr(rule, "suggestive", False):
+            status = "suggested"
+        if span.label_ == "under_16" and status == "present":
+            status = "other"   # "my son", "my kid": the patient only if the writer chats for them
+        if status in ("present", "suggested") and span.sent in hedged:
+            status = "uncertain"   # "maybe a bit tingly on my bum": a sign they can't rule in or out
         mentions.append(Mention(span.label_, status, span.start_char, span.end_char, span.text, assertion))
     numbers = doc._.numbers or {}
     limits = k.patterns["thresholds"]

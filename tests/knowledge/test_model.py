@@ -104,3 +104,11 @@ def test_unparseable_yaml_names_the_file(data_copy):
     (data_copy / "sources.yaml").write_text("sources: [unclosed")
     with pytest.raises(KnowledgeError, match="sources.yaml: not valid YAML"):
         load_knowledge(data_copy)
+
+
+def test_every_suggestive_wording_has_a_confirming_question():
+    k = knowledge()
+    asked_about = {item for question in k.questions for item in question.items}
+    for finding in k.findings.values():
+        if any(rule.suggestive for rule in finding.detect):
+            assert finding.id in asked_about, f"{finding.id} is only suggested but no question confirms it"

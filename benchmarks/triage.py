@@ -202,6 +202,9 @@ def play(url: str, script: dict, rng: random.Random, verbose: bool) -> dict:
             asked.append(ask)
             if ask == "complaint":
                 message = str(script.get("answers", {}).get("complaint") or (script.get("opening") or ["my back hurts"])[-1])
+            elif ask == "proxy":   # the persona's truth: a relative or parent is chatting for the patient
+                tags = set(script.get("tags") or [])
+                message = "yes" if tags & {"relative", "child"} else "no, it's me"
             elif ask in ("contact_method", "contact_value", "contact_consent"):
                 message = str((script.get("answers") or {}).get("callback") or "no thanks")
             else:

@@ -49,6 +49,9 @@ RETRIED_STEPS = (RECORD_CONSENT, TRIAGE_FORM, TRIAGE_OUTCOME, RECORD_HANDOFF)
 ESCALATION_LEVELS = ("emergency", "urgent")
 HANDOFF_LEFT = "utter_handoff_left"
 OPENING = "utter_opening"
+# Intents with a rule of their own during the screen (rules.yml); any other message goes to the form.
+OWN_RULES_IN_THE_SCREEN = {"ask_question", "request_human", "bot_challenge", "goodbye", "greet", "thank",
+                           "out_of_scope", "nlu_fallback", "restart"}
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,11 @@ def _reported_something_new(before: ConversationState, after: ConversationState)
     return bool(new) or (after.someone_else_described and not before.someone_else_described)
 
 
+def _latest_intent(events: list[dict]) -> str | None:
+    index = _last_index(events, "user")
+    return ((events[index].get("parse_data") or {}).get("intent") or {}).get("name") if index >= 0 else None
+
+
 def _latest_polarity(events: list[dict]) -> str | None:
     from knowledge.conversation import turns_from_events
 
@@ -172,9 +180,11 @@ def _evidence_decision(events: list[dict], last_user: int, k: Knowledge) -> Deci
     if not any(e.get("event") == "action" and e.get("name") == OPENING for e in events):
         return None   # the opening rules come first
     before, after = state_from_events(events[:last_user], k), state_from_events(events, k)
-    if not _reported_something_new(before, after):
-        return None
-    return Decision(TRIAGE_FORM, end_screen=loop not in (None, TRIAGE_FORM))
+    if _reported_something_new(before, after):
+        return Decision(TRIAGE_FORM, end_screen=loop not in (None, TRIAGE_FORM))
+    if loop == TRIAGE_FORM and _latest_intent(events) not in OWN_RULES_IN_THE_SCREEN:
+        return Decision(TRIAGE_FORM)   # an answer the rules have no step for: the form reads it
+    return None
 
 
 def decide(events: Iterable[dict], custom_actions: set[str], k: Knowledge | None = None) -> Decision | None:

@@ -30,6 +30,7 @@ from knowledge.triage import ABSENT, KNOWN, PRESENT, SUGGESTED, UNCERTAIN, WHICH
 
 CONSENT_QUESTION = "consent"
 PROXY_QUESTION = "proxy"
+SHORT_REPLY_WORDS = 6          # a reply this short names items by their words ("the peeing one")
 MISUNDERSTOOD_LIMIT = 2        # replies that answer nothing before the question counts as unsure
 # Messages that are not attempts to answer (a question back, asking for a person, small talk).
 NOT_ANSWERS = {"ask_question", "request_human", "give_contact", "bot_challenge", "greet", "thank", "goodbye"}
@@ -94,7 +95,7 @@ _ALL_ITEMS = re.compile(r"\b(?:all|both|each) of (?:them|those|these|the above)\
 _ORDINALS = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4}
 _NOT_KEYWORDS = {"your", "you", "the", "and", "that", "when", "with", "without", "being", "feeling", "having",
                  "new", "not", "able", "such", "last", "few", "for", "days", "in", "on", "or", "of", "a", "to",
-                 "like", "time", "long", "past", "now", "need", "leg", "calf", "one", "weeks", "trouble"}
+                 "like", "time", "long", "past", "now", "need", "leg", "calf", "one", "weeks", "trouble", "pain"}
 
 
 def _same_word(a: str, b: str) -> bool:
@@ -132,13 +133,16 @@ def _apply_answer(state: ConversationState, turn: Turn, k: Knowledge) -> None:
     if turn.asked == PROXY_QUESTION:
         if polarity in ("affirm", "deny"):
             state.proxy = polarity == "affirm"
+        elif any(status == "other" for _, status in turn.mentions):
+            state.proxy = True   # they go on describing that person's symptoms
         return
     try:
         question = k.question(turn.asked)
     except KeyError:
         return
     named = {finding for finding, status in turn.mentions if finding in question.items and status == "present"}
-    if len(question.items) > 1:
+    if len(question.items) > 1 and (polarity == "affirm" or len(turn.text.split()) <= SHORT_REPLY_WORDS
+                                    or state.findings.get(question.screen_finding) == WHICH):
         named |= items_named(question, turn.text, k)
     for item in named:
         state.findings[item] = PRESENT

@@ -67,6 +67,9 @@ class CompiledRule:
     suggestive: bool = False     # only suggests the finding: its confirming question decides
 
 
+SUGGESTIVE = "suggestive"
+
+
 class FindingsComponent:
     """Turns concept spans into finding spans (doc.spans["findings"], label = finding id).
 
@@ -126,7 +129,10 @@ class FindingsComponent:
                         if (rule.finding, anchor.start, anchor.end) in taken:
                             continue   # an earlier (decisive) rule already read these words
                         taken.add((rule.finding, anchor.start, anchor.end))
-                        span = Span(doc, anchor.start, anchor.end, label=rule.finding)
+                        # Span extensions are keyed by offsets, so whether the reading is only
+                        # suggestive travels in the span's own kb_id.
+                        span = Span(doc, anchor.start, anchor.end, label=rule.finding,
+                                    kb_id=SUGGESTIVE if rule.suggestive else "")
                         span._.finding_rule = rule
                         span._.finding_parts = [(o.start, o.end) for o in others]
                         found.append(span)

@@ -22,7 +22,7 @@ from spacy.tokens import Doc
 
 from knowledge.model import Knowledge, knowledge
 from knowledge.nlp import components as _components  # noqa: F401  (registers factories)
-from knowledge.nlp.components import CONCEPTS_KEY, FINDINGS_KEY, PARTS_KEY, TOPICS_KEY, CompiledRule, outermost
+from knowledge.nlp.components import SUGGESTIVE, CONCEPTS_KEY, FINDINGS_KEY, PARTS_KEY, TOPICS_KEY, CompiledRule, outermost
 from knowledge.nlp.context import Assertion
 from knowledge.nlp.normalize import Normalizer, surface
 
@@ -190,8 +190,7 @@ def analyse_doc(doc: Doc, k: Knowledge | None = None) -> Analysis:
         finding = k.findings[span.label_]
         assertion = combined_assertion(doc, span)
         status = status_of(assertion, finding.history_ok) if assertion is not None else "present"
-        rule = span._.finding_rule
-        if status == "present" and rule is not None and getattr(rule, "suggestive", False):
+        if status == "present" and span.kb_id_ == SUGGESTIVE:
             status = "suggested"
         if span.label_ == "under_16" and status == "present":
             status = "other"   # "my son", "my kid": the patient only if the writer chats for them

@@ -40,5 +40,11 @@ class ConversationFormValidation(FormValidationAction):
         changed = {slot: value for slot, value in values.items() if tracker.get_slot(slot) != value}
         tracker.slots.update(changed)
         pending = [slot for slot in self.missing(state, tracker) if tracker.get_slot(slot) is None]
-        return [SlotSet(slot, value) for slot, value in changed.items()] + [
-            SlotSet("requested_slot", pending[0] if pending else None)]
+        events = [SlotSet(slot, value) for slot, value in changed.items()]
+        asked = tracker.get_slot("requested_slot")
+        if not events and asked in pending:
+            # Nothing new: say so to Rasa (which would otherwise reject the form and leave the
+            # patient with no reply); the question is asked again, and after a second reply that
+            # answers nothing the conversation reads it as "not sure" and moves on.
+            events.append(SlotSet(asked, None))
+        return events + [SlotSet("requested_slot", pending[0] if pending else None)]

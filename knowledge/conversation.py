@@ -31,7 +31,12 @@ from knowledge.triage import ABSENT, KNOWN, PRESENT, SUGGESTED, UNCERTAIN, WHICH
 CONSENT_QUESTION = "consent"
 PROXY_QUESTION = "proxy"
 SHORT_REPLY_WORDS = 6          # a reply this short names items by their words ("the peeing one")
-MISUNDERSTOOD_LIMIT = 2        # replies that answer nothing before the question counts as unsure
+MISUNDERSTOOD_LIMIT = 2
+MAX_WORDS_READ_ANYWHERE = 12   # a longer reply is a story, not an answer
+# Words that answer wherever they stand in a short reply ("the crash was in 2015, nothing recent").
+AFFIRM_ANYWHERE = ("yes", "yeah", "yep", "yup", "definitely", "absolutely", "correct", "afraid so", "sadly yes")
+DENY_ANYWHERE = ("no", "nope", "nah", "not really", "not at all", "never", "none", "nothing", "neither",
+                 "dont think so", "not that i know", "not recently", "nothing recent", "nothing like that")        # replies that answer nothing before the question counts as unsure
 # Messages that are not attempts to answer (a question back, asking for a person, small talk).
 NOT_ANSWERS = {"ask_question", "request_human", "give_contact", "bot_challenge", "greet", "thank", "goodbye"}
 INTENT_ANSWERS = {"affirm": "affirm", "deny": "deny", "unsure": "unsure"}
@@ -124,6 +129,25 @@ def items_named(question, text: str, k: Knowledge) -> set[str]:
     return named
 
 
+NOT_NOW = ("absent", "past", "hypothetical", "other")
+
+
+def polarity_anywhere(text: str, k: Knowledge) -> str | None:
+    """A short reply's yes/no/unsure said anywhere in it; both yes and no words read as unsure."""
+    words = " " + " ".join(_WORD.findall(text.lower().replace("'", ""))) + " "
+    if len(words.split()) > MAX_WORDS_READ_ANYWHERE:
+        return None
+
+    def says(phrases) -> bool:
+        return any(f" {' '.join(_WORD.findall(p.replace(chr(39), '')))} " in words for p in phrases)
+    if says(p for p in k.answers["unsure"] if len(p) > 2 and re.fullmatch(r"[a-z' ]+", p)):
+        return "unsure"
+    deny, affirm = says(DENY_ANYWHERE), says(AFFIRM_ANYWHERE)
+    if deny and affirm:
+        return "unsure"
+    return "deny" if deny else ("affirm" if affirm else None)
+
+
 def _apply_answer(state: ConversationState, turn: Turn, k: Knowledge) -> None:
     polarity = turn.polarity
     if turn.asked == CONSENT_QUESTION:
@@ -149,6 +173,13 @@ def _apply_answer(state: ConversationState, turn: Turn, k: Knowledge) -> None:
     if state.findings.get(question.screen_finding) == WHICH:
         _apply_which(state, question, turn, polarity, named)
         return
+    ruled_out = {f for f, status in turn.mentions if f in question.items and status in NOT_NOW}
+    if polarity is None and ruled_out and not named:
+        polarity = "deny" if len(question.items) == 1 else None   # "the crash was in 2015"
+        for item in ruled_out:
+            state.findings.setdefault(item, ABSENT)
+    if polarity is None and not named and turn.intent not in NOT_ANSWERS:
+        polarity = polarity_anywhere(turn.text, k)   # "in 2015, nothing recent"
     if polarity is None and not turn.mentions and turn.intent not in NOT_ANSWERS:
         state.misunderstood[question.id] = state.misunderstood.get(question.id, 0) + 1
         if state.misunderstood[question.id] < MISUNDERSTOOD_LIMIT:
@@ -210,6 +241,8 @@ def conversation_state(turns: Iterable[Turn], k: Knowledge | None = None) -> Con
                 others[finding] = PRESENT
                 continue
             status = MENTION_STATUS.get(status)
+            if status == UNCERTAIN and finding not in k.screened_findings:
+                status = PRESENT   # a hedged complaint ("maybe once a week") is still the complaint
             if status and said.get(finding) != PRESENT:
                 said[finding] = status
         for finding, status in said.items():

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -164,6 +164,11 @@ class Knowledge:
     def questions(self) -> tuple[Question, ...]:
         """Every screening question, most dangerous first (the order of red_flags.yaml)."""
         return tuple(q for flag in self.red_flags.values() for q in flag.questions)
+
+    @cached_property
+    def screened_findings(self) -> frozenset[str]:
+        """Findings a screening question asks about (the signs a hedge leaves unsure)."""
+        return frozenset(item for question in self.questions for item in question.items)
 
     def question(self, question_id: str) -> Question:
         for question in self.questions:

@@ -94,7 +94,8 @@ def evaluate(findings: Mapping[str, str], k: Knowledge | None = None) -> Outcome
                                 flag.sources))
         elif flag.level in k.unsure_levels and flag.id not in {hit.flag for hit in hits} and (
                 findings.get(question.screen_finding) == UNCERTAIN
-                or any(findings.get(item) == UNCERTAIN for item in question.items)):
+                or (any(findings.get(item) == UNCERTAIN for item in question.items)
+                    and _satisfied(question.applies_if, present) is not None)):
             hits.append(RuleHit(f"{question.id}.unsure", flag.id, k.unsure_levels[flag.level],
                                 (question.screen_finding,), flag.sources, unsure=True))
     level = max((hit.level for hit in hits), key=k.level_rank, default="self_care")

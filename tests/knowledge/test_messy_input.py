@@ -1,0 +1,154 @@
+"""How patients really write: one test group per failure class of the conversation-robustness issue.
+
+Examples are our own (not the issue's), in the lay words, typos and hedges people use.
+"""
+import pytest
+
+from knowledge.conversation import Turn, conversation_state
+from knowledge.messages import escalation_message
+from knowledge.nlp.pipeline import analyse
+
+CONTACT = {"emergency_number": "999", "urgent_number": "111", "clinic_phone": "01632 960000",
+           "clinic_hours": "Mon-Fri 9-5", "clinic_name": "the clinic"}
+
+
+def said(text: str, asked: str | None = None, intent: str | None = None) -> Turn:
+    analysis = analyse(text)
+    return Turn(text, tuple((m.finding, m.status) for m in analysis.mentions), analysis.answer, intent,
+                0.9 if intent else 0.0, asked)
+
+
+def state_of(*turns):
+    return conversation_state([t if isinstance(t, Turn) else said(t) for t in turns])
+
+
+# --- 2. lay phrasing, including emergencies -----------------------------------------------------
+@pytest.mark.parametrize("message, flag", [
+    ("lower back agony and i cant feel the loo roll when i wipe", "cauda_equina"),
+    ("back's gone and my bladder feels full but nothing comes out", "cauda_equina"),
+    ("my clothes are hanging off me and im not dieting, back aches every night", "malignancy"),
+    ("got a boot in the shin at footie, calf is rock hard and the painkillers aren't touching it", "compartment_syndrome"),
+    ("my toes keep catching on the kerb since my back went", "progressive_neuro_deficit"),
+    ("I inject heroin and my lower back has been killing me", "spinal_infection"),
+    ("the outside of my foot went white and cold about an hour ago and it's numb", "acute_limb_ischaemia"),
+])
+def test_lay_phrasing_raises_the_flag(message, flag):
+    assert flag in state_of(message).outcome().red_flags
+
+
+def test_a_misspelt_calf_is_still_the_complaint():
+    assert "calf_pain" in state_of("my caff is killing me since sunday").complaints
+
+
+# --- 3. words matched with their meaning: look-alikes raise nothing at once -----------------------
+@pytest.mark.parametrize("message", [
+    "my feet are always freezing in winter, but it's my lower back that's the problem",
+    "there's a flight of steps up to my flat and my calves ache after",
+    "my back has never been right since a car crash in 2018",
+    "my back is stiff first thing in the morning then eases off",
+    "hay fever is awful this year and my back aches when I sneeze",
+    "I use a steroid inhaler for asthma, back sore from gardening",
+    "laughed so much I nearly wet myself and my back twinged",
+    "big bruise on my calf from a football, bit sore",
+])
+def test_a_benign_look_alike_escalates_nothing(message):
+    assert state_of(message).outcome().level not in ("emergency", "urgent")
+
+
+def test_a_vague_accident_asks_its_confirming_question_first_without_999():
+    outcome = state_of("had a bit of an accident yesterday and now my back hurts").outcome()
+    assert outcome.level not in ("emergency", "urgent")
+    assert outcome.pending[0].id == "major_trauma"
+
+
+def test_the_confirming_question_decides():
+    yes = state_of("had a bit of an accident yesterday and now my back hurts", said("yes", asked="major_trauma"))
+    assert yes.outcome().level == "emergency"
+    no = state_of("had a bit of an accident yesterday and now my back hurts", said("no", asked="major_trauma"))
+    assert "major_trauma" not in no.outcome().red_flags
+
+
+# --- 4. answers read as patients give them -------------------------------------------------------
+@pytest.mark.parametrize("reply", ["possibly? hard to say", "kinda, i dunno", "maybe a bit", "not 100% sure"])
+def test_a_hedge_is_unsure_never_no(reply):
+    state = state_of("my back hurts", said(reply, asked="cauda_equina"))
+    assert state.findings["screen.cauda_equina"] == "uncertain"
+    assert state.outcome().level == "urgent", "an emergency sign that can't be ruled out: be seen today"
+
+
+def test_yes_to_a_several_item_question_asks_which_and_the_advice_names_only_those():
+    after_yes = state_of("my back hurts", said("yes", asked="cauda_equina"))
+    assert after_yes.outcome().level == "self_care" and after_yes.outcome().pending[0].id == "cauda_equina"
+    which = state_of("my back hurts", said("yes", asked="cauda_equina"), said("the peeing one", asked="cauda_equina"))
+    outcome = which.outcome()
+    assert outcome.level == "emergency"
+    text = escalation_message(outcome, CONTACT, which.findings)["text"]
+    assert "pee" in text and "sex" not in text and "erection" not in text
+
+
+def test_yes_then_a_button_payload_names_the_item():
+    payload = Turn('/describe_symptoms{"finding": "bowel_dysfunction"}', (("bowel_dysfunction", "present"),),
+                   None, "describe_symptoms", 1.0, "cauda_equina")
+    state = state_of("my back hurts", said("yes", asked="cauda_equina"), payload)
+    assert state.findings["bowel_dysfunction"] == "present" and "saddle_numbness" not in state.findings
+
+
+def test_two_replies_that_answer_nothing_count_as_unsure_and_the_screen_moves_on():
+    once = state_of("my back hurts", said("the weather is nice", asked="major_trauma"))
+    assert "screen.major_trauma" not in once.findings
+    twice = state_of("my back hurts", said("the weather is nice", asked="major_trauma"),
+                     said("the weather is nice", asked="major_trauma"))
+    assert twice.findings["screen.major_trauma"] == "uncertain"
+
+
+def test_a_short_answer_with_the_no_in_the_middle_is_a_no():
+    state = state_of("my back hurts", said("that was in 2015, nothing recent", asked="major_trauma"))
+    assert state.findings["major_trauma"] == "absent"
+
+
+def test_a_couple_of_days_is_not_long_standing_pain():
+    assert state_of("my back has hurt for a couple of days").findings.get("persistent_pain") == "absent"
+
+
+def test_standing_on_tiptoe_fine_is_not_a_rupture_sign():
+    state = state_of("calf aches after my run but I can stand on my toes fine")
+    assert "achilles_rupture" not in state.outcome().red_flags
+
+
+def test_a_hedged_complaint_is_still_the_complaint_but_a_hedged_sign_is_unsure():
+    state = state_of("maybe once a week i get cramp in my calf at night")
+    assert "calf_cramps" in state.complaints
+    state = state_of("my back's bad and maybe my bum is a bit numb, not sure")
+    assert state.findings["saddle_numbness"] == "uncertain"
+    assert state.outcome().level == "urgent"
+
+
+# --- 6. someone typing for the patient -------------------------------------------------------------
+def test_writing_for_someone_makes_their_symptoms_the_patients():
+    state = state_of("im messaging for my mum, her back is bad and she has wet herself twice today")
+    assert state.outcome().level == "emergency"
+
+
+def test_someone_elses_symptoms_ask_once_whose_they_are():
+    state = state_of("my husband's calf is swollen and red and hot")
+    assert state.someone_else_described and state.outcome().level == "self_care"
+    confirmed = state_of("my husband's calf is swollen and red and hot", said("yes", asked="proxy"))
+    assert confirmed.outcome().level == "urgent"
+    declined = state_of("my husband's calf is swollen and red and hot", said("no", asked="proxy"))
+    assert declined.outcome().level == "self_care" and not declined.someone_else_described
+
+
+def test_a_relatives_history_stays_theirs():
+    state = state_of("my back aches after decorating, my dad had cancer")
+    assert state.findings.get("cancer_history") is None and not state.someone_else_described
+
+
+def test_a_child_is_sent_to_their_gp_today_and_red_flags_still_fire():
+    child = state_of("asking for my son, he's 12 and has had back ache for a week")
+    assert "under_16" in child.outcome().red_flags and child.outcome().level == "urgent"
+    feverish = state_of("typing for my daughter, she is 9 and her back hurts and she has a fever")
+    assert {"under_16", "spinal_infection"} <= set(feverish.outcome().red_flags)
+
+
+def test_an_adult_lifting_a_child_is_not_a_child():
+    assert "under_16" not in state_of("I hurt my back lifting my 3 year old").outcome().red_flags

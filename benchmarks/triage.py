@@ -42,7 +42,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from knowledge.model import knowledge  # noqa: E402
 from knowledge.nlp.pipeline import analyse  # noqa: E402
-from knowledge.triage import PRESENT, evaluate  # noqa: E402
+from knowledge.triage import evaluate  # noqa: E402
 
 DATA_DIR = REPO_ROOT / "benchmarks" / "data" / "triage"
 LEVELS = ("emergency", "urgent", "routine", "self_care")

@@ -17,8 +17,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from clinic.settings import get_settings
-from knowledge.conversation import state_from_events
-from knowledge.conversation import PROXY_QUESTION
+from knowledge.conversation import PROXY_QUESTION, state_from_events
 from knowledge.messages import escalation_message, proxy_message, question_message, safety_net_message
 from knowledge.model import knowledge
 

@@ -22,7 +22,15 @@ from spacy.tokens import Doc
 
 from knowledge.model import Knowledge, knowledge
 from knowledge.nlp import components as _components  # noqa: F401  (registers factories)
-from knowledge.nlp.components import SUGGESTIVE, CONCEPTS_KEY, FINDINGS_KEY, PARTS_KEY, TOPICS_KEY, CompiledRule, outermost
+from knowledge.nlp.components import (
+    CONCEPTS_KEY,
+    FINDINGS_KEY,
+    PARTS_KEY,
+    SUGGESTIVE,
+    TOPICS_KEY,
+    CompiledRule,
+    outermost,
+)
 from knowledge.nlp.context import Assertion
 from knowledge.nlp.normalize import Normalizer, surface
 

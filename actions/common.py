@@ -9,9 +9,9 @@ from typing import Any, Callable
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.flow import escalations
 from clinic.settings import get_settings
 from knowledge.conversation import ConversationState, state_from_events
+from knowledge.events import escalations
 
 logger = logging.getLogger(__name__)
 

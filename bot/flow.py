@@ -30,10 +30,19 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from knowledge.conversation import ConversationState, state_from_events
+from knowledge.events import (
+    ESCALATE,
+    active_loop,
+    active_loop_before,
+    escalations,
+    last_index,
+    latest_intent,
+    latest_polarity,
+    session,
+)
 from knowledge.model import Knowledge, knowledge
 from knowledge.triage import Outcome, evaluate
 
-ESCALATE = "utter_escalation"
 RECORD = "action_record_outcome"
 DEGRADED = "utter_degraded"
 LISTEN = "action_listen"
@@ -50,8 +59,8 @@ ESCALATION_LEVELS = ("emergency", "urgent")
 HANDOFF_LEFT = "utter_handoff_left"
 OPENING = "utter_opening"
 # Intents with a rule of their own during the screen (rules.yml); any other message goes to the form.
-OWN_RULES_IN_THE_SCREEN = {"ask_question", "request_human", "bot_challenge", "goodbye", "greet", "thank",
-                           "out_of_scope", "nlu_fallback", "restart"}
+OWN_RULES_IN_THE_SCREEN = {"describe_symptoms", "affirm", "deny", "unsure", "ask_question", "request_human",
+                           "bot_challenge", "goodbye", "greet", "thank", "out_of_scope", "nlu_fallback", "restart"}
 
 
 @dataclass(frozen=True)
@@ -60,27 +69,10 @@ class Decision:
     end_screen: bool = False     # deactivate the active form (emergency)
 
 
-def _last_index(events: list[dict], kind: str, name: str | None = None) -> int:
-    for index in range(len(events) - 1, -1, -1):
-        event = events[index]
-        if event.get("event") == kind and (name is None or event.get("name") == name):
-            return index
-    return -1
 
 
-def _session(events: list[dict]) -> list[dict]:
-    start = max(_last_index(events, "session_started"), _last_index(events, "restart"))
-    return events[start + 1:]
 
 
-def escalations(events: list[dict], k: Knowledge | None = None) -> list[Outcome]:
-    """The outcome announced at each utter_escalation so far (replayed from the events)."""
-    k = k or knowledge()
-    announced = []
-    for index, event in enumerate(events):
-        if event.get("event") == "action" and event.get("name") == ESCALATE:
-            announced.append(evaluate(state_from_events(events[:index], k).findings, k))
-    return announced
 
 
 def needs_escalation(outcome: Outcome, before: list[Outcome], k: Knowledge) -> bool:
@@ -105,9 +97,9 @@ def _silent_failure(events: list[dict], custom_actions: set[str]) -> bool:
     """
     if not events or events[-1].get("event") != "action" or events[-1].get("name") not in custom_actions:
         return False
-    last_user = _last_index(events, "user")
+    last_user = last_index(events, "user")
     return (last_user >= 0 and bool(events[last_user].get("input_channel"))
-            and _last_index(events, "bot") < last_user)
+            and last_index(events, "bot") < last_user)
 
 
 def _screen_was_interrupted_by_handoff(events: list[dict]) -> bool:
@@ -118,11 +110,6 @@ def _screen_was_interrupted_by_handoff(events: list[dict]) -> bool:
     return bool(before) and before[-1] == TRIAGE_FORM
 
 
-def _active_loop_before(events: list[dict], index: int) -> str | None:
-    for event in reversed(events[:index]):
-        if event.get("event") == "active_loop":
-            return event.get("name")
-    return None
 
 
 def _consent_settled(events: list[dict]) -> bool:
@@ -131,8 +118,8 @@ def _consent_settled(events: list[dict]) -> bool:
 
 
 def _consent_asked_after_outcome(events: list[dict]) -> bool:
-    asked = _last_index(events, "active_loop", CONSENT_FORM)
-    return asked > max(_last_index(events, "action", RECORD), _last_index(events, "action", TRIAGE_OUTCOME), -1) >= 0
+    asked = last_index(events, "active_loop", CONSENT_FORM)
+    return asked > max(last_index(events, "action", RECORD), last_index(events, "action", TRIAGE_OUTCOME), -1) >= 0
 
 
 def _step_lost_before(events: list[dict], last_user: int) -> str | None:
@@ -144,13 +131,11 @@ def _step_lost_before(events: list[dict], last_user: int) -> str | None:
     index, step = actions[-3]
     if step not in RETRIED_STEPS or any(e.get("event") != "action" for e in events[index + 1:actions[-2][0]]):
         return None
-    if step == TRIAGE_FORM and _active_loop_before(events, index) == TRIAGE_FORM:
+    if step == TRIAGE_FORM and active_loop_before(events, index) == TRIAGE_FORM:
         return None  # the rules re-run an active form
     return step
 
 
-def _active_loop(events: list[dict]) -> str | None:
-    return _active_loop_before(events, len(events))
 
 
 def _reported_something_new(before: ConversationState, after: ConversationState) -> bool:
@@ -160,29 +145,21 @@ def _reported_something_new(before: ConversationState, after: ConversationState)
     return bool(new) or (after.someone_else_described and not before.someone_else_described)
 
 
-def _latest_intent(events: list[dict]) -> str | None:
-    index = _last_index(events, "user")
-    return ((events[index].get("parse_data") or {}).get("intent") or {}).get("name") if index >= 0 else None
 
 
-def _latest_polarity(events: list[dict]) -> str | None:
-    from knowledge.conversation import turns_from_events
-
-    turns = turns_from_events(events)
-    return turns[-1].polarity if turns else None
 
 
 def _evidence_decision(events: list[dict], last_user: int, k: Knowledge) -> Decision | None:
     """What a message that tells us something new does, whatever state the dialogue is in."""
-    loop = _active_loop(events)
-    if loop == HANDOFF_FORM and _latest_polarity(events) == "deny":
+    loop = active_loop(events)
+    if loop == HANDOFF_FORM and latest_polarity(events) == "deny":
         return Decision(HANDOFF_LEFT, end_screen=True)
     if not any(e.get("event") == "action" and e.get("name") == OPENING for e in events):
         return None   # the opening rules come first
     before, after = state_from_events(events[:last_user], k), state_from_events(events, k)
     if _reported_something_new(before, after):
         return Decision(TRIAGE_FORM, end_screen=loop not in (None, TRIAGE_FORM))
-    if loop == TRIAGE_FORM and _latest_intent(events) not in OWN_RULES_IN_THE_SCREEN:
+    if loop == TRIAGE_FORM and latest_intent(events) not in OWN_RULES_IN_THE_SCREEN:
         return Decision(TRIAGE_FORM)   # an answer the rules have no step for: the form reads it
     return None
 
@@ -190,9 +167,9 @@ def _evidence_decision(events: list[dict], last_user: int, k: Knowledge) -> Deci
 def decide(events: Iterable[dict], custom_actions: set[str], k: Knowledge | None = None) -> Decision | None:
     """The action the policy insists on next, or None to leave it to the other policies."""
     k = k or knowledge()
-    events = _session(list(events))
-    last_action = _last_index(events, "action")
-    last_user = _last_index(events, "user")
+    events = session(list(events))
+    last_action = last_index(events, "action")
+    last_user = last_index(events, "user")
     previous = events[last_action].get("name") if last_action >= 0 else None
 
     if last_user > last_action:  # a new message from the patient
@@ -220,7 +197,7 @@ def decide(events: Iterable[dict], custom_actions: set[str], k: Knowledge | None
     if previous == RECORD_CONSENT and _consent_asked_after_outcome(events):
         return Decision(LISTEN)
     retried = last_action > last_user and _step_lost_before(events, last_user) == previous \
-        and _last_index(events[:last_action], "action") < last_user
+        and last_index(events[:last_action], "action") < last_user
     if retried and previous == RECORD_CONSENT:
         return Decision(TRIAGE_FORM)  # as the consent rule goes on
     if retried and previous == TRIAGE_OUTCOME:

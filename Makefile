@@ -28,7 +28,7 @@ export SANIC_REQUEST_MAX_SIZE ?= 1048576
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: help run test shell train spacy bench bench-assertion bench-nlu bench-console bench-rasa bench-questions \
-	bench-findings fuzz audit validate lint setup setup-dev browser clean
+	bench-findings bench-triage fuzz audit validate lint setup setup-dev browser clean
 
 help:
 	@sed -n 's/^# \{0,1\}//p' Makefile | sed -n '1,5p'
@@ -129,11 +129,16 @@ bench-questions: $(VENV)/.app
 bench-findings: $(VENV)/.app
 	$(PY) benchmarks/findings.py
 
+# Blind patient scripts played over REST, and findings on blind single messages, dev and test splits
+# (benchmarks/data/triage/). Starts its own bot unless BENCH_URL names a running one.
+bench-triage: $(VENV)/.dev $(MODEL) $(CREDENTIALS) $(SPACY)/meta.json
+	$(PY) benchmarks/triage.py --split dev --split test $(if $(BENCH_URL),--url $(BENCH_URL))
+
 # The full hostile-input run (>= 10,000 messages over every channel); a short one is in make test.
 fuzz: $(VENV)/.dev $(MODEL) $(CREDENTIALS)
 	$(PY) benchmarks/fuzz.py
 
-bench: bench-assertion bench-findings bench-questions bench-nlu bench-console bench-rasa
+bench: bench-assertion bench-findings bench-questions bench-triage bench-nlu bench-console bench-rasa
 
 clean:
 	rm -rf build models var/credentials.yml results test-artifacts

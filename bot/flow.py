@@ -26,6 +26,7 @@ Kept free of Rasa objects so it can be tested directly; bot/policy.py wraps it f
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -58,6 +59,8 @@ RETRIED_STEPS = (RECORD_CONSENT, TRIAGE_FORM, TRIAGE_OUTCOME, RECORD_HANDOFF)
 ESCALATION_LEVELS = ("emergency", "urgent")
 HANDOFF_LEFT = "utter_handoff_left"
 OPENING = "utter_opening"
+# The callback form starts only on an explicit request: "contact details given unasked" needs some.
+CONTACT_DETAILS = re.compile(r"@|\+?\d[\d\s().-]{6,}\d")
 # Intents with a rule of their own during the screen (rules.yml); any other message goes to the form.
 OWN_RULES_IN_THE_SCREEN = {"describe_symptoms", "affirm", "deny", "unsure", "ask_question", "request_human",
                            "bot_challenge", "goodbye", "greet", "thank", "out_of_scope", "nlu_fallback", "restart"}
@@ -154,6 +157,11 @@ def _evidence_decision(events: list[dict], last_user: int, k: Knowledge) -> Deci
     loop = active_loop(events)
     if loop == HANDOFF_FORM and latest_polarity(events) == "deny":
         return Decision(HANDOFF_LEFT, end_screen=True)
+    intent = latest_intent(events)
+    if loop != HANDOFF_FORM and intent == "request_human" and latest_polarity(events) == "deny":
+        return Decision(HANDOFF_LEFT)      # "no thanks, I don't want a call"
+    if loop != HANDOFF_FORM and intent == "give_contact" and not CONTACT_DETAILS.search(events[last_user].get("text") or ""):
+        return Decision(TRIAGE_FORM, end_screen=loop not in (None, TRIAGE_FORM))   # "3 weeks" is no phone number
     if not any(e.get("event") == "action" and e.get("name") == OPENING for e in events):
         return None   # the opening rules come first
     before, after = state_from_events(events[:last_user], k), state_from_events(events, k)

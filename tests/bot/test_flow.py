@@ -145,3 +145,15 @@ def test_a_yes_to_a_several_item_question_asks_which_before_any_advice():
     events = [action("action_listen"), user("my back hurts"), *asked("cauda_equina"), action("action_listen"),
               user("yes", intent="affirm")]
     assert decide(events, CUSTOM) is None, "no escalation on a bare yes: 'which of these?' comes first"
+
+
+def test_a_bare_duration_read_as_contact_details_does_not_start_the_callback_form():
+    events = [action("action_listen"), user("my back hurts"), action("utter_opening"), action(TRIAGE_FORM),
+              loop(TRIAGE_FORM), *asked("cauda_equina"), action("action_listen"), user("3 weeks", "give_contact")]
+    assert decide(events, CUSTOM).action == TRIAGE_FORM
+
+
+def test_no_to_a_call_does_not_start_the_callback_form():
+    events = [action("action_listen"), user("my back hurts"), action("utter_opening"), action(TRIAGE_OUTCOME),
+              bot("self care"), action("action_listen"), user("no thanks, I don't want a call", "request_human")]
+    assert decide(events, CUSTOM).action == "utter_handoff_left"

@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -67,6 +68,8 @@ def predicted_findings(text: str) -> dict[str, str]:
             found[mention.finding] = status if mention.finding not in found or status == "present" \
                 else found[mention.finding]
     suggested = {m.finding for m in analyse(text).mentions if m.status == "suggested"}
+    if re.search(k.patterns["proxy"], text, re.IGNORECASE):   # "asking for my mum": hers are the patient's
+        found = {f: "present" if s == "other" and not k.findings[f].history_ok else s for f, s in found.items()}
     frontier = [f for f, s in found.items() if s != "absent"]
     while frontier:
         fid = frontier.pop()

@@ -36,6 +36,7 @@ from knowledge.nlp.normalize import Normalizer, surface
 
 PIPELINE_NAME = "clinic_triage"
 HEDGE_CONCEPT = "hedge.unsure"
+HEDGE_WINDOW = 5        # tokens: "maybe a bit tingly", "numb down there, not sure"
 PIPELINE_VERSION = "1.0.0"    # bump when components change; data changes are tracked by hash
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PATH = REPO_ROOT / "build" / "spacy" / f"en_{PIPELINE_NAME}-{PIPELINE_VERSION}"
@@ -193,7 +194,7 @@ _SOMEONE_ELSES_AGE = re.compile(r"\b(?:my|our|his|her|their|she|he|she's|he's|sh
 def analyse_doc(doc: Doc, k: Knowledge | None = None) -> Analysis:
     k = k or knowledge()
     mentions = []
-    hedged = {c.sent for c in doc.spans.get(CONCEPTS_KEY, []) if c.label_ == HEDGE_CONCEPT}
+    hedges = [c for c in doc.spans.get(CONCEPTS_KEY, []) if c.label_ == HEDGE_CONCEPT]
     for span in doc.spans.get(FINDINGS_KEY, []):
         finding = k.findings[span.label_]
         assertion = combined_assertion(doc, span)
@@ -202,7 +203,9 @@ def analyse_doc(doc: Doc, k: Knowledge | None = None) -> Analysis:
             status = "suggested"
         if span.label_ == "under_16" and status == "present":
             status = "other"   # "my son", "my kid": the patient only if the writer chats for them
-        if status in ("present", "suggested") and span.sent in hedged:
+        if status in ("present", "suggested") and any(
+                h.sent == span.sent and h.start - HEDGE_WINDOW <= span.start and span.end <= h.end + HEDGE_WINDOW
+                for h in hedges):
             status = "uncertain"   # "maybe a bit tingly on my bum": a sign they can't rule in or out
         mentions.append(Mention(span.label_, status, span.start_char, span.end_char, span.text, assertion))
     numbers = doc._.numbers or {}

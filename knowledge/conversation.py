@@ -36,7 +36,8 @@ MAX_WORDS_READ_ANYWHERE = 12   # a longer reply is a story, not an answer
 # Words that answer wherever they stand in a short reply ("the crash was in 2015, nothing recent").
 AFFIRM_ANYWHERE = ("yes", "yeah", "yep", "yup", "definitely", "absolutely", "correct", "afraid so", "sadly yes")
 DENY_ANYWHERE = ("no", "nope", "nah", "not really", "not at all", "never", "none", "nothing", "neither",
-                 "dont think so", "not that i know", "not recently", "nothing recent", "nothing like that")        # replies that answer nothing before the question counts as unsure
+                 "dont think so", "not that i know", "not recently", "nothing recent", "nothing like that", "on purpose",
+                 "deliberately", "intentionally", "im dieting", "on a diet")        # replies that answer nothing before the question counts as unsure
 # Messages that are not attempts to answer (a question back, asking for a person, small talk).
 NOT_ANSWERS = {"ask_question", "request_human", "give_contact", "bot_challenge", "greet", "thank", "goodbye"}
 INTENT_ANSWERS = {"affirm": "affirm", "deny": "deny", "unsure": "unsure"}

@@ -65,7 +65,9 @@ def predict(text: str) -> dict[str, str]:
     """One status per finding: present if any mention is present, else the first mention's status."""
     mentions: dict[str, list[str]] = {}
     for mention in analyse(text).mentions:
-        mentions.setdefault(mention.finding, []).append(mention.status)
+        # a suggested or hedged sign was read, and the dialogue confirms it: count it as present here
+        status = "present" if mention.status in ("suggested", "uncertain") else mention.status
+        mentions.setdefault(mention.finding, []).append(status)
     statuses = {f: ("present" if "present" in s else s[0]) for f, s in mentions.items()}
     return with_implied(statuses)
 

@@ -20,6 +20,7 @@ from clinic.settings import get_settings
 from knowledge.conversation import PROXY_QUESTION, state_from_events
 from knowledge.messages import escalation_message, proxy_message, question_message, safety_net_message
 from knowledge.model import knowledge
+from knowledge.triage import PRESENT, WHICH
 
 
 def contact_details() -> dict[str, str]:
@@ -52,6 +53,8 @@ class ClinicNLG(TemplatedNaturalLanguageGenerator):
         return self.generate_from_slots(utter_action, values, output_channel, **kwargs)
 
     def _degraded(self, state, contact, tracker, output_channel) -> Dict[Text, Any]:
+        # A "yes" still waiting for "which of these?" counts as yes here: the question may never come.
+        state.findings = {f: (PRESENT if status == WHICH else status) for f, status in state.findings.items()}
         outcome = state.outcome()
         apology = self.generate_from_slots("utter_degraded", contact, output_channel) or {"text": ""}
         advice = escalation_message(outcome, contact, state.findings) if outcome.is_escalation else None

@@ -137,6 +137,10 @@ def test_an_emergency_held_over_rest_shows_in_the_console(bot, sender, bot_conso
     replies = talk.click(replies, "/affirm")
     assert asks(replies) == ["cauda_equina"]
     replies = talk.click(replies, "/affirm")
+    assert asks(replies) == ["cauda_equina"] and not triage_of(replies), "which of these? before any advice"
+    bladder = '/describe_symptoms{"finding": "bladder_dysfunction"}'
+    bladder_title = talk.buttons_of(replies)[bladder]
+    replies = talk.click(replies, bladder)
     triage = triage_of(replies)
     assert triage["level"] == "emergency" and triage["red_flags"] == ["cauda_equina"]
     assert triage["rules"] and triage["sources"]
@@ -150,7 +154,7 @@ def test_an_emergency_held_over_rest_shows_in_the_console(bot, sender, bot_conso
     assert browser.find_element(By.CSS_SELECTOR, "h1 .level").text == "emergency"
     assert_transcript_is_the_conversation(browser, talk)
     patient = [text for speaker, text in transcript_texts(browser) if speaker == "Patient"]
-    assert patient == [first, "Yes, keep it button", "Yes button"]
+    assert patient == [first, "Yes, keep it button", "Yes button", f"{bladder_title} button"]
     assert "Offered: Yes, keep it No" in browser.find_element(By.ID, "transcript").text
     assert "Triage decision: emergency" in browser.find_element(By.ID, "transcript").text
 

@@ -157,13 +157,15 @@ def _evidence_decision(events: list[dict], last_user: int, k: Knowledge) -> Deci
     loop = active_loop(events)
     if loop == HANDOFF_FORM and latest_polarity(events) == "deny":
         return Decision(HANDOFF_LEFT, end_screen=True)
-    intent = latest_intent(events)
-    if loop != HANDOFF_FORM and intent == "request_human" and latest_polarity(events) == "deny":
-        return Decision(HANDOFF_LEFT)      # "no thanks, I don't want a call"
-    if loop != HANDOFF_FORM and intent == "give_contact" and not CONTACT_DETAILS.search(events[last_user].get("text") or ""):
-        return Decision(TRIAGE_FORM, end_screen=loop not in (None, TRIAGE_FORM))   # "3 weeks" is no phone number
     if not any(e.get("event") == "action" and e.get("name") == OPENING for e in events):
         return None   # the opening rules come first
+    intent, text = latest_intent(events), events[last_user].get("text") or ""
+    if intent == "ask_question":
+        return None   # answered from the graph, then the dialogue goes on (its findings still count)
+    if loop != HANDOFF_FORM and intent == "request_human" and latest_polarity(events) == "deny":
+        return Decision(HANDOFF_LEFT)      # "no thanks, I don't want a call"
+    if loop != HANDOFF_FORM and intent == "give_contact" and re.search(r"\d", text) and not CONTACT_DETAILS.search(text):
+        return Decision(TRIAGE_FORM, end_screen=loop not in (None, TRIAGE_FORM))   # "3 weeks" is no phone number
     before, after = state_from_events(events[:last_user], k), state_from_events(events, k)
     if _reported_something_new(before, after):
         return Decision(TRIAGE_FORM, end_screen=loop not in (None, TRIAGE_FORM))

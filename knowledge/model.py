@@ -77,6 +77,7 @@ class DetectRule:
     none: tuple[str, ...] = ()
     scope: str = "clause"
     suggestive: bool = False     # an ambiguous wording: the flag's confirming question decides
+    bare: bool = False           # a body part on its own: the complaint, unless asked about ("what is the soleus?")
 
 
 @dataclass(frozen=True)
@@ -342,7 +343,7 @@ def _load_findings(reader: _Reader, concepts: dict[str, tuple[str, ...]], nodes:
             scope = rule.get("scope", "clause")
             if scope not in ("clause", "sentence"):
                 raise reader.fail(entry, "scope must be clause or sentence")
-            rules.append(DetectRule(groups, none, scope, bool(rule.get("suggestive", False))))
+            rules.append(DetectRule(groups, none, scope, bool(rule.get("suggestive", False)), bool(rule.get("bare", False))))
         implies = reader.words(fid, body.get("implies", []))
         explained_by = str(body.get("explained_by", ""))
         if explained_by and explained_by not in nodes:

@@ -65,6 +65,7 @@ class CompiledRule:
     none: tuple[str, ...]
     scope: str
     suggestive: bool = False     # only suggests the finding: its confirming question decides
+    bare: bool = False           # a body part on its own
 
 
 SUGGESTIVE = "suggestive"
@@ -100,13 +101,13 @@ class FindingsComponent:
         Path(path).mkdir(parents=True, exist_ok=True)
         srsly.write_json(Path(path) / "findings.json", {
             "rules": [{"finding": r.finding, "groups": r.groups, "none": r.none, "scope": r.scope,
-                       "suggestive": r.suggestive} for r in self.rules],
+                       "suggestive": r.suggestive, "bare": r.bare} for r in self.rules],
             "answers": self.answers, "patterns": self.patterns})
 
     def from_disk(self, path, exclude=()):
         data = srsly.read_json(Path(path) / "findings.json")
         self.rules = [CompiledRule(r["finding"], tuple(tuple(g) for g in r["groups"]), tuple(r["none"]), r["scope"],
-                                   bool(r.get("suggestive")))
+                                   bool(r.get("suggestive")), bool(r.get("bare")))
                       for r in data["rules"]]
         self.answers, self.patterns = data["answers"], data["patterns"]
         self._compile()
@@ -131,6 +132,8 @@ class FindingsComponent:
                         taken.add((rule.finding, anchor.start, anchor.end))
                         # Span extensions are keyed by offsets, so whether the reading is only
                         # suggestive travels in the span's own kb_id.
+                        if rule.bare and sentence.text.rstrip().endswith("?"):
+                            continue   # "what is the soleus?" asks about the body, it reports nothing
                         span = Span(doc, anchor.start, anchor.end, label=rule.finding,
                                     kb_id=SUGGESTIVE if rule.suggestive else "")
                         span._.finding_rule = rule

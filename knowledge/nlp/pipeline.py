@@ -57,7 +57,7 @@ def _token_patterns(nlp: Language, normalizer: Normalizer, phrase: str) -> list[
 
 
 def _compile_rules(k: Knowledge) -> list[CompiledRule]:
-    return [CompiledRule(fid, rule.all, rule.none, rule.scope, rule.suggestive)
+    return [CompiledRule(fid, rule.all, rule.none, rule.scope, rule.suggestive, rule.bare)
             for fid, finding in k.findings.items() for rule in finding.detect]
 
 

@@ -17,7 +17,7 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions.common import conversation
-from knowledge.conversation import ConversationState
+from knowledge.conversation import INTENTS_WITH_OWN_RULES, ConversationState
 
 
 class ConversationFormValidation(FormValidationAction):
@@ -42,9 +42,11 @@ class ConversationFormValidation(FormValidationAction):
         pending = [slot for slot in self.missing(state, tracker) if tracker.get_slot(slot) is None]
         events = [SlotSet(slot, value) for slot, value in changed.items()]
         asked = tracker.get_slot("requested_slot")
-        if not events and asked in pending:
-            # Nothing new: say so to Rasa (which would otherwise reject the form and leave the
-            # patient with no reply); the question is asked again, and after a second reply that
-            # answers nothing the conversation reads it as "not sure" and moves on.
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if not events and asked in pending and intent not in INTENTS_WITH_OWN_RULES:
+            # An answer that says nothing new: say so to Rasa (which would otherwise reject the form
+            # and leave the patient with no reply); the question is asked again, and after a second
+            # reply that answers nothing the conversation reads it as "not sure" and moves on. A
+            # question, a request for a person or small talk is rejected as before, so its rule runs.
             events.append(SlotSet(asked, None))
         return events + [SlotSet("requested_slot", pending[0] if pending else None)]

@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable
 
-from knowledge.conversation import ConversationState, state_from_events
+from knowledge.conversation import INTENTS_WITH_OWN_RULES, ConversationState, state_from_events
 from knowledge.events import (
     ESCALATE,
     active_loop,
@@ -62,8 +62,7 @@ OPENING = "utter_opening"
 # The callback form starts only on an explicit request: "contact details given unasked" needs some.
 CONTACT_DETAILS = re.compile(r"@|\+?\d[\d\s().-]{6,}\d")
 # Intents with a rule of their own during the screen (rules.yml); any other message goes to the form.
-OWN_RULES_IN_THE_SCREEN = {"describe_symptoms", "affirm", "deny", "unsure", "ask_question", "request_human",
-                           "bot_challenge", "goodbye", "greet", "thank", "out_of_scope", "nlu_fallback", "restart"}
+OWN_RULES_IN_THE_SCREEN = INTENTS_WITH_OWN_RULES | {"describe_symptoms", "affirm", "deny", "unsure"}
 
 
 @dataclass(frozen=True)

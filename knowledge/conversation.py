@@ -40,6 +40,8 @@ DENY_ANYWHERE = ("no", "nope", "nah", "not really", "not at all", "never", "none
                  "deliberately", "intentionally", "im dieting", "on a diet")        # replies that answer nothing before the question counts as unsure
 # Messages that are not attempts to answer (a question back, asking for a person, small talk).
 NOT_ANSWERS = {"ask_question", "request_human", "give_contact", "bot_challenge", "greet", "thank", "goodbye"}
+# Intents the dialogue's rules answer in their own way during a form (rules.yml): the form lets them.
+INTENTS_WITH_OWN_RULES = NOT_ANSWERS | {"out_of_scope", "nlu_fallback", "restart"}
 INTENT_ANSWERS = {"affirm": "affirm", "deny": "deny", "unsure": "unsure"}
 MIN_INTENT_CONFIDENCE = 0.6
 MENTION_STATUS = {"present": PRESENT, "absent": ABSENT, "suggested": SUGGESTED, "uncertain": UNCERTAIN}

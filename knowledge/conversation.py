@@ -30,8 +30,8 @@ from knowledge.triage import ABSENT, KNOWN, PRESENT, SUGGESTED, UNCERTAIN, WHICH
 
 CONSENT_QUESTION = "consent"
 PROXY_QUESTION = "proxy"
-SHORT_REPLY_WORDS = 6          # a reply this short names items by their words ("the peeing one")
 MISUNDERSTOOD_LIMIT = 2
+NAMING_REPLY_WORDS = 3         # "both legs", "the peeing one": a reply this short names items by their words
 MAX_WORDS_READ_ANYWHERE = 12   # a longer reply is a story, not an answer
 # Words that answer wherever they stand in a short reply ("the crash was in 2015, nothing recent").
 AFFIRM_ANYWHERE = ("yes", "yeah", "yep", "yup", "definitely", "absolutely", "correct", "afraid so", "sadly yes")
@@ -168,9 +168,10 @@ def _apply_answer(state: ConversationState, turn: Turn, k: Knowledge) -> None:
     except KeyError:
         return
     named = {finding for finding, status in turn.mentions if finding in question.items and status == "present"}
-    if len(question.items) > 1 and (polarity == "affirm" or len(turn.text.split()) <= SHORT_REPLY_WORDS
-                                    or state.findings.get(question.screen_finding) == WHICH):
-        named |= items_named(question, turn.text, k)
+    if len(question.items) > 1 and turn.intent not in NOT_ANSWERS and (
+            polarity == "affirm" or state.findings.get(question.screen_finding) == WHICH
+            or len(_WORD.findall(turn.text)) <= NAMING_REPLY_WORDS):
+        named |= items_named(question, turn.text, k)   # "yes, both legs"; "the peeing one"
     for item in named:
         state.findings[item] = PRESENT
     if state.findings.get(question.screen_finding) == WHICH:

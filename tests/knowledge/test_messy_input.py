@@ -152,3 +152,10 @@ def test_a_child_is_sent_to_their_gp_today_and_red_flags_still_fire():
 
 def test_an_adult_lifting_a_child_is_not_a_child():
     assert "under_16" not in state_of("I hurt my back lifting my 3 year old").outcome().red_flags
+
+
+def test_a_question_back_does_not_name_an_item():
+    state = state_of("my back hurts", said("does crossing my legs matter?", asked="cauda_equina", intent="ask_question"))
+    assert state.outcome().level == "self_care"
+    state = state_of("my back hurts", said("both legs feel fine", asked="cauda_equina"))
+    assert state.outcome().level != "emergency"

@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable
 
-from knowledge.conversation import INTENTS_WITH_OWN_RULES, ConversationState, state_from_events
+from knowledge.conversation import INTENTS_WITH_OWN_RULES, ConversationState, state_from_events, turns_from_events
 from knowledge.events import (
     ESCALATE,
     active_loop,
@@ -58,6 +58,7 @@ TRIAGE_OUTCOME = "action_triage_outcome"
 RETRIED_STEPS = (RECORD_CONSENT, TRIAGE_FORM, TRIAGE_OUTCOME, RECORD_HANDOFF)
 ESCALATION_LEVELS = ("emergency", "urgent")
 HANDOFF_LEFT = "utter_handoff_left"
+NOTED = "utter_noted"
 OPENING = "utter_opening"
 # The callback form starts only on an explicit request: "contact details given unasked" needs some.
 CONTACT_DETAILS = re.compile(r"@|\+?\d[\d\s().-]{6,}\d")
@@ -151,6 +152,15 @@ def _reported_something_new(before: ConversationState, after: ConversationState)
 
 
 
+def _outcome_given(events: list[dict]) -> bool:
+    return last_index(events, "action", TRIAGE_OUTCOME) >= 0 or last_index(events, "action", ESCALATE) >= 0
+
+
+def _latest_mentions(events: list[dict]) -> bool:
+    turns = turns_from_events(events)
+    return bool(turns and turns[-1].mentions)
+
+
 def _evidence_decision(events: list[dict], last_user: int, k: Knowledge) -> Decision | None:
     """What a message that tells us something new does, whatever state the dialogue is in."""
     loop = active_loop(events)
@@ -168,6 +178,8 @@ def _evidence_decision(events: list[dict], last_user: int, k: Knowledge) -> Deci
     before, after = state_from_events(events[:last_user], k), state_from_events(events, k)
     if _reported_something_new(before, after):
         return Decision(TRIAGE_FORM, end_screen=loop not in (None, TRIAGE_FORM))
+    if loop is None and intent not in INTENTS_WITH_OWN_RULES and _outcome_given(events) and _latest_mentions(events):
+        return Decision(NOTED)   # more about what was already said: no dead end, the advice stands
     if loop == TRIAGE_FORM and latest_intent(events) not in OWN_RULES_IN_THE_SCREEN:
         return Decision(TRIAGE_FORM)   # an answer the rules have no step for: the form reads it
     return None
@@ -198,6 +210,8 @@ def decide(events: Iterable[dict], custom_actions: set[str], k: Knowledge | None
     if _silent_failure(events, custom_actions):
         return Decision(DEGRADED)
     if previous == DEGRADED:
+        return Decision(LISTEN)
+    if previous == NOTED:
         return Decision(LISTEN)
     if previous == HANDOFF_LEFT:
         return Decision(TRIAGE_FORM) if _screen_was_interrupted_by_handoff(events) else Decision(LISTEN)

@@ -31,6 +31,7 @@ from knowledge.triage import ABSENT, KNOWN, PRESENT, SUGGESTED, UNCERTAIN, WHICH
 CONSENT_QUESTION = "consent"
 PROXY_QUESTION = "proxy"
 MISUNDERSTOOD_LIMIT = 2
+MAX_ASKS = 3                   # a question is never asked a fourth time: still unanswered, it is unsure
 NAMING_REPLY_WORDS = 3         # "both legs", "the peeing one": a reply this short names items by their words
 MAX_WORDS_READ_ANYWHERE = 12   # a longer reply is a story, not an answer
 # Words that answer wherever they stand in a short reply ("the crash was in 2015, nothing recent").
@@ -184,9 +185,11 @@ def _apply_answer(state: ConversationState, turn: Turn, k: Knowledge) -> None:
             state.findings.setdefault(item, ABSENT)
     if polarity is None and not named and turn.intent not in NOT_ANSWERS:
         polarity = polarity_anywhere(turn.text, k)   # "in 2015, nothing recent"
-    if polarity is None and not turn.mentions and turn.intent not in NOT_ANSWERS:
+    about_items = {f for f, status in turn.mentions if f in question.items and status in ("present", "absent")}
+    if polarity is None and not named and not ruled_out and not about_items and turn.intent not in NOT_ANSWERS:
+        # answers nothing about what was asked (even if it reports something else)
         state.misunderstood[question.id] = state.misunderstood.get(question.id, 0) + 1
-        if state.misunderstood[question.id] < MISUNDERSTOOD_LIMIT:
+        if state.misunderstood[question.id] < MISUNDERSTOOD_LIMIT and state.asked.count(question.id) < MAX_ASKS:
             return
         polarity = "unsure"
     if polarity == "affirm":

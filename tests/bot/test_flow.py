@@ -157,3 +157,11 @@ def test_no_to_a_call_does_not_start_the_callback_form():
     events = [action("action_listen"), user("my back hurts"), action("utter_opening"), action(TRIAGE_OUTCOME),
               bot("self care"), action("action_listen"), user("no thanks, I don't want a call", "request_human")]
     assert decide(events, CUSTOM).action == "utter_handoff_left"
+
+
+def test_more_about_what_was_said_after_the_outcome_is_acknowledged_not_a_fallback():
+    events = [action("action_listen"), user("my lower back aches after gardening"), action("utter_opening"),
+              action(TRIAGE_FORM), loop(TRIAGE_FORM), loop(None), action(TRIAGE_OUTCOME), bot("self-care"),
+              slot("consent", True), action("action_listen"), user("my back aches a lot", "affirm")]
+    assert decide(events, CUSTOM).action == "utter_noted"
+    assert decide(events + [action("utter_noted"), bot("Thanks")], CUSTOM).action == LISTEN

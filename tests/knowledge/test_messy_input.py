@@ -159,3 +159,9 @@ def test_a_question_back_does_not_name_an_item():
     assert state.outcome().level == "self_care"
     state = state_of("my back hurts", said("both legs feel fine", asked="cauda_equina"))
     assert state.outcome().level != "emergency"
+
+
+def test_a_reply_about_something_else_twice_is_unsure_and_no_question_is_asked_a_fourth_time():
+    reply = said("they just feel hard like after the gym", asked="compartment_syndrome")
+    state = state_of("kicked in the calf at football yesterday", reply, reply)
+    assert state.findings["screen.compartment_syndrome"] == "uncertain"

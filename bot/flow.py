@@ -169,14 +169,14 @@ def _evidence_decision(events: list[dict], last_user: int, k: Knowledge) -> Deci
     if not any(e.get("event") == "action" and e.get("name") == OPENING for e in events):
         return None   # the opening rules come first
     intent, text = latest_intent(events), events[last_user].get("text") or ""
-    if intent == "ask_question":
+    if intent == "ask_question" and text.rstrip().endswith("?"):
         return None   # answered from the graph, then the dialogue goes on (its findings still count)
     if loop != HANDOFF_FORM and intent == "request_human" and latest_polarity(events) == "deny":
         return Decision(HANDOFF_LEFT)      # "no thanks, I don't want a call"
     if loop != HANDOFF_FORM and intent == "give_contact" and re.search(r"\d", text) and not CONTACT_DETAILS.search(text):
         return Decision(TRIAGE_FORM, end_screen=loop not in (None, TRIAGE_FORM))   # "3 weeks" is no phone number
     before, after = state_from_events(events[:last_user], k), state_from_events(events, k)
-    if _reported_something_new(before, after):
+    if _reported_something_new(before, after) or (loop == CONSENT_FORM and _latest_mentions(events)):
         return Decision(TRIAGE_FORM, end_screen=loop not in (None, TRIAGE_FORM))
     if loop is None and intent not in INTENTS_WITH_OWN_RULES and _outcome_given(events) and _latest_mentions(events):
         return Decision(NOTED)   # more about what was already said: no dead end, the advice stands

@@ -165,3 +165,11 @@ def test_more_about_what_was_said_after_the_outcome_is_acknowledged_not_a_fallba
               slot("consent", True), action("action_listen"), user("my back aches a lot", "affirm")]
     assert decide(events, CUSTOM).action == "utter_noted"
     assert decide(events + [action("utter_noted"), bot("Thanks")], CUSTOM).action == LISTEN
+
+
+def test_more_symptoms_at_the_consent_question_start_the_screen_even_if_known():
+    events = OPENED + [action("action_listen"), user("my back is worst at night", "ask_question"),
+                       action("action_answer_question"), bot("..."), action(CONSENT_FORM), bot(ask="consent"),
+                       action("action_listen"), user("i cant get comfy and my back is bad at night", "deny")]
+    decision = decide(events, CUSTOM)
+    assert decision.action == TRIAGE_FORM and decision.end_screen

@@ -176,6 +176,7 @@ def play(url: str, script: dict, rng: random.Random, verbose: bool) -> dict:
     consent_answered = False
     outcome_given = False
     fallbacks = 0
+    escalated_unasked = False      # an escalation before any screening question was answered
     message = "hi"
     for _ in range(MAX_TURNS):
         transcript.append(f"P: {message}")
@@ -189,6 +190,8 @@ def play(url: str, script: dict, rng: random.Random, verbose: bool) -> dict:
             if "triage" in custom:
                 levels.append(custom["triage"]["level"])
                 outcome_given = True
+                if custom["triage"]["level"] in ESCALATING and not any(a not in ("complaint", "proxy") for a in asked):
+                    escalated_unasked = True
             if custom.get("ask"):
                 ask = custom["ask"]
             if "rephrase" in (reply.get("text") or "") or "not sure what to do" in (reply.get("text") or ""):
@@ -230,7 +233,8 @@ def play(url: str, script: dict, rng: random.Random, verbose: bool) -> dict:
     repeated += sum(1 for a in asked if a == "complaint") if described else 0
     result = {"id": script["id"], "gold": gold, "got": got, "questions": len([a for a in asked if a != "complaint"]),
               "repeated": repeated, "asked": asked, "fallbacks": fallbacks,
-              "lookalike": "lookalike" in (script.get("tags") or []), "transcript": transcript}
+              "lookalike": "lookalike" in (script.get("tags") or []), "transcript": transcript,
+              "escalated_unasked": escalated_unasked}
     return result
 
 
@@ -281,13 +285,16 @@ def report_scripts(name: str, results: list[dict], verbose: bool) -> dict:
         "lookalikes_escalated": sum(1 for r in lookalikes if r["got"] in ESCALATING
                                     and r["gold"] not in ESCALATING),
         "lookalikes": len(lookalikes),
+        "lookalikes_escalated_unasked": sum(1 for r in lookalikes if r["escalated_unasked"]
+                                            and r["gold"] not in ESCALATING),
     }
     print(f"  exact level {figures['exact']:.1%}  under-triage {figures['under']}  over-triage {figures['over']}  "
           f"no decision {figures['no_decision']}")
     print(f"  emergency recall {len(escalated)}/{len(emergencies)} ({figures['emergency_recall']:.1%})  "
           f"median screening questions {figures['median_questions']}")
     print(f"  questions about something already said {repeated}/{asked} ({figures['already_said']:.1%})  "
-          f"look-alike scripts escalated {figures['lookalikes_escalated']}/{figures['lookalikes']}")
+          f"look-alike scripts escalated {figures['lookalikes_escalated']}/{figures['lookalikes']} "
+          f"({figures['lookalikes_escalated_unasked']} without a confirming question)")
     for result in results:
         if verdict(result) != "exact" or (verbose and result["repeated"]):
             print(f"  {verdict(result):<11} {result['id']}: gold {result['gold']}, got {result['got']}, "

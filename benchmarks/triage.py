@@ -41,6 +41,7 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from benchmarks.findings import with_implied  # noqa: E402  (one implication walk for both benchmarks)
 from knowledge.model import knowledge  # noqa: E402
 from knowledge.nlp.pipeline import analyse  # noqa: E402
 from knowledge.triage import evaluate  # noqa: E402
@@ -58,39 +59,20 @@ BENCH_ENV = {"CLINIC_RATE_LIMIT_PER_MINUTE": "100000", "CLINIC_RATE_LIMIT_BURST"
 
 
 # ---- single messages -------------------------------------------------------------------------
-def predicted_findings(text: str) -> dict[str, str]:
+def predicted_findings(text: str) -> tuple[dict[str, str], set[str]]:
+    """One status per finding (present wins, else the first), what it implies, and which were only suggested."""
     k = knowledge()
+    mentions = analyse(text).mentions
     found: dict[str, str] = {}
-    for mention in analyse(text).mentions:
+    for mention in mentions:
         # proposed (to be confirmed) or hedged: the gold labels both as present
         status = "present" if mention.status in ("suggested", "uncertain") else mention.status
-        if found.get(mention.finding) != "present":
-            found[mention.finding] = status if mention.finding not in found or status == "present" \
-                else found[mention.finding]
-    suggested = {m.finding for m in analyse(text).mentions if m.status == "suggested"}
+        if mention.finding not in found or status == "present":
+            found[mention.finding] = status
+    suggested = {m.finding for m in mentions if m.status == "suggested"}
     if re.search(k.patterns["proxy"], text, re.IGNORECASE):   # "asking for my mum": hers are the patient's
         found = {f: "present" if s == "other" and not k.findings[f].history_ok else s for f, s in found.items()}
-    frontier = [f for f, s in found.items() if s != "absent"]
-    while frontier:
-        fid = frontier.pop()
-        for implied in k.findings[fid].implies:
-            if implied not in found:
-                found[implied] = found[fid]
-                frontier.append(implied)
-    return found, suggested
-
-
-def with_implied(gold: dict[str, str]) -> dict[str, str]:
-    k = knowledge()
-    result = dict(gold)
-    frontier = [f for f, s in result.items() if s != "absent"]
-    while frontier:
-        fid = frontier.pop()
-        for implied in k.findings[fid].implies:
-            if implied not in result:
-                result[implied] = result[fid]
-                frontier.append(implied)
-    return result
+    return with_implied(found), suggested
 
 
 def level_of(findings: dict[str, str]) -> str:

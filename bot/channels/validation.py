@@ -21,10 +21,15 @@ MAX_METADATA_CHARS = 8 * 1024
 # affix characters (20,000 emoji or brackets: over a minute, blocking the server for everyone);
 # no real word is this long, so longer runs are cut with a space.
 MAX_RUN_CHARS = 64
+# Twenty thousand brackets, quotes or emoji are still 20,000 tokens once cut into runs, each
+# costing the NLU time on the event loop every patient shares; a run of symbols (spaces between
+# them or not) says no more after its first few, so it is kept to MAX_SYMBOL_RUN.
+MAX_SYMBOL_RUN = 8
 
 # C0/C1 control characters except tab and newline, and lone surrogates (invalid UTF-8).
 _UNWANTED_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 _LONG_RUN = re.compile(r"\S{%d}(?=\S)" % MAX_RUN_CHARS)
+_SYMBOL_RUN = re.compile(r"((?:[^\w\s]\s*){%d})(?:[^\w\s]\s*)+" % MAX_SYMBOL_RUN)
 _SENDER = re.compile(r"[A-Za-z0-9_.:@+\-]{1,%d}" % MAX_SENDER_CHARS)
 
 
@@ -33,8 +38,8 @@ class InvalidPayload(ValueError):
 
 
 def clean_text(text: str) -> str:
-    """Drop control characters, keeping newlines (CR and CRLF become LF) and tabs; cut runs
-    without whitespace longer than MAX_RUN_CHARS."""
+    """Drop control characters, keeping newlines (CR and CRLF become LF) and tabs; keep runs of
+    symbols to MAX_SYMBOL_RUN and cut runs without whitespace longer than MAX_RUN_CHARS."""
     return _cut_long_runs(_drop_control_chars(text))
 
 
@@ -43,6 +48,7 @@ def _drop_control_chars(text: str) -> str:
 
 
 def _cut_long_runs(text: str) -> str:
+    text = _SYMBOL_RUN.sub(lambda run: run.group(1).rstrip() + " ", text)
     return _LONG_RUN.sub(r"\g<0> ", text)
 
 

@@ -83,6 +83,18 @@ def test_control_characters_are_stripped_and_input_channel_is_not_spoofable(
     assert received.metadata == {"page": "home"}
 
 
+
+@pytest.mark.parametrize("sent, received", [
+    (")" * 20000, "))))))))"), ("🦵" * 5000, "🦵" * 8), (") " * 10000, ") ) ) ) ) ) ) )"),
+    ("it hurts!!!!!!!!!!!!!! so bad", "it hurts!!!!!!!! so bad"),
+    ("back pain :( really sore...", "back pain :( really sore..."),
+])
+def test_runs_of_symbols_reach_the_bot_cut_to_a_few(rest: LiveServer, sent: str, received: str) -> None:
+    """20,000 brackets cost the NLU over a second of the event loop every patient shares."""
+    post(rest, {"sender": "patient-1", "message": sent})
+    [message] = rest.dialogue.received
+    assert message.text.strip() == received
+
 NESTED = {"a": [{"b": [{"c": [{"d": [{"e": [{"f": [1]}]}]}]}]}]}
 BAD_PAYLOADS = [
     pytest.param(b"not json", id="not-json"),

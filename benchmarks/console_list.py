@@ -28,12 +28,13 @@ from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.dialects import postgresql  # noqa: E402
 
 from clinic.settings import get_settings  # noqa: E402
-from storage import projector, synthetic  # noqa: E402
+from storage import projector  # noqa: E402
 from storage.db import get_engine, session_factory  # noqa: E402
 from storage.models import Conversation, StaffUser, utcnow  # noqa: E402
 from storage.passwords import hash_password  # noqa: E402
 from storage.transcript import build_transcript  # noqa: E402
-from tests.console.helpers import log_in_test_client  # noqa: E402
+from testing import synthetic  # noqa: E402
+from testing.console import log_in_test_client  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.console.listing import ListFilters, decode_cursor, encode_cursor, page_query  # noqa: E402
 
@@ -75,7 +76,7 @@ def synthetic_conversation(rng: random.Random, t0: float) -> tuple[list[dict], s
         synthetic.session_started(t0), synthetic.action(t0, "action_session_start"),
         synthetic.action(t0, "action_listen"),
         synthetic.slot(t0 + 1, "consent", rng.random() < 0.85),
-        synthetic.user(t0 + 5, opener, entities=[synthetic.finding("low_back_pain")],
+        synthetic.user(t0 + 5, opener, entities=[synthetic.finding("back_pain")],
                        channel=channel),
         synthetic.bot(t0 + 6, "Have you noticed numbness around your bottom or genitals?",
                       buttons=[("Yes", "/affirm"), ("No", "/deny")]),
@@ -83,7 +84,7 @@ def synthetic_conversation(rng: random.Random, t0: float) -> tuple[list[dict], s
                        channel=channel),
         synthetic.bot(t0 + 13, "Here is what to do next.", custom=synthetic.triage(
             level, red_flags=flags, rules=[f"{(flags or ['no_red_flags'])[0]}.rule"],
-            plan=["calf_gastrocnemius"] if level == "self_care" else [],
+            plan=["gastrocnemius_stretch"] if level == "self_care" else [],
             reason="Synthetic outcome.", sources=["NICE CKS Sciatica"])),
         synthetic.action(t0 + 13, "action_listen"),
     ]

@@ -6,7 +6,7 @@
 
 Starts the action server (actions/server.py with its token) and Rasa with every channel enabled
 on fake secrets (their platform APIs faked on 127.0.0.1), on a throwaway PostgreSQL database;
-sends hypothesis-generated cases (tests/fuzz/harness.py: huge, empty, control characters,
+sends hypothesis-generated cases (testing/fuzz.py: huge, empty, control characters,
 invalid UTF-8, deep nesting, wrong types, HTML/JS, SQL, prompt-like text, 1 MB bodies,
 malformed but correctly signed webhook payloads, unsigned and forged ones); prints progress and
 then the counts per channel and status, and the problems. Exit status 1 on any problem: a 5xx,
@@ -27,8 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psutil  # noqa: E402
 
-from storage.synthetic import temporary_database  # noqa: E402
-from tests.fuzz.harness import (  # noqa: E402
+from testing.fuzz import (  # noqa: E402
     CHANNELS,
     FakePlatformAPI,
     Tally,
@@ -37,7 +36,8 @@ from tests.fuzz.harness import (  # noqa: E402
     hostile_env,
     start_hostile_stack,
 )
-from tests.servers import MODEL  # noqa: E402
+from testing.servers import MODEL  # noqa: E402
+from testing.synthetic import temporary_database  # noqa: E402
 
 COUNTS = {"rest": 4000, "socketio": 1500, "telegram": 1200, "slack": 1200, "facebook": 1100, "twilio": 1100}
 LOG_PROBLEMS = {

@@ -8,7 +8,7 @@ build/bench/bare/. For each bot: turn latency over sequential turns of its own c
 scripted patients through consent, screening questions, outcomes and questions), 50 concurrent
 conversations (throughput, errors, p95), two replicas against one on PostgreSQL + Redis, peak RSS of
 each Rasa process tree, time from start to first answer, and full training time. Ours runs as
-docker-compose.yml configures it (tests/deploy/deployment.py: local_environment) on a fresh
+docker-compose.yml configures it (testing/deployment.py: local_environment) on a fresh
 PostgreSQL database and this machine's Redis; the bare bot with Rasa's defaults
 (in-memory stores, the floor) and also on PostgreSQL + Redis. All run at once and their turns are
 interleaved (sequential: conversation by conversation; concurrent: rounds in alternating order),
@@ -50,9 +50,9 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 import psutil  # noqa: E402
 
-from storage.synthetic import temporary_database  # noqa: E402
-from tests.deploy.deployment import local_environment  # noqa: E402
-from tests.servers import MODEL, Process, action_server, base_env, free_port, rasa_server  # noqa: E402
+from testing.deployment import local_environment  # noqa: E402
+from testing.servers import MODEL, Process, action_server, base_env, free_port, rasa_server  # noqa: E402
+from testing.synthetic import temporary_database  # noqa: E402
 
 BIN = Path(sys.executable).parent
 BENCH_DIR = ROOT / "build" / "bench"

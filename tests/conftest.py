@@ -5,8 +5,8 @@ import uuid
 
 import pytest
 
-from storage.synthetic import temporary_database
-from tests.servers import MODEL, base_env, start_bot
+from testing.servers import MODEL, base_env, start_bot
+from testing.synthetic import temporary_database
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""Imports run one way: knowledge/ has no Rasa and no bot/; actions/ reads knowledge/ and storage/, never bot/."""
+"""Imports run one way: knowledge/ has no Rasa and no bot/; actions/ reads knowledge/ and storage/, never bot/;
+the product never imports testing/ or tests/, and benchmarks never import tests/."""
 import ast
 from pathlib import Path
 
@@ -20,9 +21,35 @@ def imported_modules(package: str) -> set[tuple[str, str]]:
 
 @pytest.mark.parametrize("package, forbidden", [
     ("actions", ("bot",)),
-    ("knowledge", ("bot", "actions", "rasa", "rasa_sdk", "storage", "webapp")),
+    ("knowledge", ("bot", "actions", "rasa", "rasa_sdk", "storage", "webapp", "testing", "tests")),
+    ("bot", ("testing", "tests")),
+    ("storage", ("testing", "tests")),
+    ("webapp", ("testing", "tests")),
+    ("clinic", ("testing", "tests")),
+    ("actions", ("testing", "tests")),
+    ("benchmarks", ("tests",)),
+    ("testing", ("tests",)),
 ])
 def test_imports_run_one_way(package, forbidden):
     offending = sorted((path, module) for path, module in imported_modules(package)
                        if module.split(".")[0] in forbidden)
     assert offending == []
+
+
+def test_the_synthetic_conversations_use_findings_and_rules_that_exist():
+    """Console and storage tests build conversations from testing/synthetic.py; ids the
+    knowledge no longer has would test a console no patient can reach."""
+    from knowledge.model import knowledge
+    from testing import synthetic
+
+    k = knowledge()
+    events = synthetic.cauda_equina_conversation(0.0) + synthetic.calf_cramp_conversation(0.0)
+    findings = {entity["value"] for event in events if event["event"] == "user"
+                for entity in event["parse_data"]["entities"] if entity["entity"] == "finding"}
+    outcomes = [event["data"]["custom"]["triage"] for event in events
+                if event["event"] == "bot" and "triage" in ((event.get("data") or {}).get("custom") or {})]
+    rules = {rule for outcome in outcomes for rule in outcome["rules"]}
+    steps = {step for outcome in outcomes for step in outcome["plan"]}
+    assert findings and findings <= set(k.findings)
+    assert rules and rules <= {rule.id for rule in k.rules}
+    assert steps and steps <= set(k.plan_steps)

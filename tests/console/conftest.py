@@ -15,11 +15,12 @@ from sqlalchemy.engine import make_url
 from waitress import create_server
 
 from clinic.settings import get_settings
-from storage import projector, synthetic
+from storage import projector
 from storage.db import get_engine, session_factory
 from storage.models import StaffUser, utcnow
 from storage.passwords import hash_password
 from storage.repository import Repository
+from testing import synthetic
 from tests.console.helpers import ADMIN_EMAIL, CLINICIAN_EMAIL, PASSWORD, SECRET_KEY, chromium_driver
 from webapp import create_app
 

@@ -8,7 +8,6 @@ Typical use, with the fixtures of tests/console/conftest.py:
 """
 from __future__ import annotations
 
-import re
 import tempfile
 from urllib.parse import quote, unquote
 
@@ -20,6 +19,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
+from testing.console import csrf_token_in, log_in_test_client  # noqa: F401  (re-exported for the console tests)
 from webapp.console import sender_from_token
 
 # Staff the console fixtures create before each test.
@@ -107,16 +107,3 @@ def replay_session(driver: WebDriver, base_url: str, page: str = "/staff/"
     return http, csrf_token_in(response.text) if response.ok else None
 
 
-def csrf_token_in(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-
-
-def log_in_test_client(client, email: str, password: str):
-    """Sign a Flask test client in; returns the login response and a CSRF token for its forms
-    (a new one: signing in starts a new session)."""
-    token = csrf_token_in(client.get("/staff/login").get_data(as_text=True))
-    response = client.post("/staff/login", data={"email": email, "password": password,
-                                                  "csrf_token": token, "next": "/staff/"})
-    page = client.get("/staff/handoffs")
-    return response, csrf_token_in(page.get_data(as_text=True)) if page.status_code == 200 \
-        else None

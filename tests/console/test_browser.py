@@ -8,9 +8,9 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from sqlalchemy import select
 
-from storage import synthetic
 from storage.db import session_factory
 from storage.models import AuditEntry, Conversation, Event, Review
+from testing import synthetic
 from tests.console.helpers import (
     ADMIN_EMAIL,
     CLINICIAN_EMAIL,
@@ -79,7 +79,7 @@ def test_open_a_transcript_with_the_chosen_button_findings_and_outcome(
     findings = browser.find_element(By.ID, "findings").text
     assert "saddle anaesthesia" in findings and "present" in findings
     outcome = outcome_text(browser)
-    assert "cauda_equina.any_symptom" in outcome and "NICE CKS Sciatica" in outcome
+    assert "cauda_equina.saddle_or_sphincter" in outcome and "NICE CKS Sciatica" in outcome
     assert "07700" not in browser.page_source
     assert [entry.actor for entry in actions_of(engine, "view")] == [CLINICIAN_EMAIL]
 

@@ -12,9 +12,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select, update
 
-from storage import projector, retention, synthetic
+from storage import projector, retention
 from storage.db import session_factory
 from storage.models import AuditEntry, Conversation, LoginThrottle
+from testing import synthetic
 from tests.console.helpers import (
     ADMIN_EMAIL,
     CLINICIAN_EMAIL,
@@ -257,7 +258,7 @@ def test_exports_are_redacted_and_spreadsheet_safe(app, engine, exportable):
     outcomes = json.loads(export(client, token, kind="outcomes", format="json").data)
     assert outcomes["redacted"] is True
     assert [(o["level"], o["rules"]) for o in outcomes["outcomes"]] == [
-        ("emergency", ["cauda_equina.any_symptom"])]
+        ("emergency", ["cauda_equina.saddle_or_sphincter"])]
 
     whole = json.loads(export(client, token, kind="transcripts", format="json",
                               conversation_id="exp-1").data)
@@ -308,7 +309,7 @@ def test_events_rasas_tracker_store_writes_appear_in_the_console(app, engine,
 
     store = TrackerStore.create(EndpointConfig.from_dict(rasa_tracker_store_endpoint),
                                 Domain.empty())
-    custom = synthetic.triage("self_care", rules=["cramps.no_red_flags"],
+    custom = synthetic.triage("routine", rules=["frequent_cramps.most_nights"],
                               sources=["NICE CKS Leg cramps"])
     tracker = DialogueStateTracker.from_events("rasa-rest-1", [
         SlotSet("consent", True),
@@ -323,7 +324,7 @@ def test_events_rasas_tracker_store_writes_appear_in_the_console(app, engine,
 
     assert listed(client) == ["rasa-rest-1"]
     page = client.get("/staff/conversations/rasa-rest-1").get_data(as_text=True)
-    assert "my calves cramp at night" in page and "cramps.no_red_flags" in page
+    assert "my calves cramp at night" in page and "frequent_cramps.most_nights" in page
     assert "NICE CKS Leg cramps" in page and "reconciled from the events" in page
 
 
@@ -334,7 +335,7 @@ def test_an_unconsented_conversation_past_its_hours_keeps_only_its_outcome(app, 
 
     page = client.get("/staff/conversations/no-consent").get_data(as_text=True)
     assert "The text was deleted" in page and "my back hurts" not in page
-    assert "cauda_equina.any_symptom" in page
+    assert "cauda_equina.saddle_or_sphincter" in page
     assert "(text deleted)" in client.get("/staff/").get_data(as_text=True)
 
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.deploy.deployment import (
+from testing.deployment import (
     DOCKERFILE,
     PROJECT_SERVICES,
     ROOT,
@@ -227,7 +227,7 @@ def _flags(argv: list[str]) -> dict[str, str]:
 
 
 def test_rasa_and_the_action_server_run_as_the_test_servers_run_them(services, tmp_path):
-    from tests.servers import action_server, rasa_server
+    from testing.servers import action_server, rasa_server
 
     tested = _flags(rasa_server({}, tmp_path, port=5005).command)
     deployed = _flags(_rasa_run(services))

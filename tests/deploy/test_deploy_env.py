@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.deploy.deployment import (
+from testing.deployment import (
     COMPOSE,
     ENV_EXAMPLE,
     IMAGE_READS,
@@ -168,9 +168,9 @@ def test_the_public_address_matches_the_published_port_and_may_open_the_socket()
 
 
 def _env_names_set_for_test_servers() -> set[str]:
-    """Variable names tests/servers.py and the session's bot (tests/conftest.py) start servers with."""
+    """Variable names testing/servers.py and the session's bot (tests/conftest.py) start servers with."""
     names = set()
-    for path in (ROOT / "tests" / "servers.py", ROOT / "tests" / "conftest.py"):
+    for path in (ROOT / "testing" / "servers.py", ROOT / "tests" / "conftest.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call):
                 names |= {k.arg for k in node.keywords if k.arg and re.fullmatch(r"(CLINIC|SANIC|TF)_[A-Z0-9_]+", k.arg)}

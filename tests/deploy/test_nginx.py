@@ -20,8 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy import nginx_conf
-from tests.deploy.deployment import (
+from testing.deployment import (
     ROOT,
     TLS_OVERRIDE,
     compose,
@@ -30,6 +29,7 @@ from tests.deploy.deployment import (
     interpolate_tree,
     load_yaml,
 )
+from tests.deploy import nginx_conf
 
 RASA_API = ["/model", "/model/parse", "/model/train", "/conversations/abc/tracker", "/conversations/abc/messages",
             "/status", "/version", "/domain", "/"]

@@ -1,7 +1,7 @@
 """Two real Rasa replicas share conversations through PostgreSQL and Redis (issue 6, item 2).
 
 Both replicas and the action server run with docker-compose.yml's environment for their services
-(tests/deploy/deployment.py: local_environment), its hosts swapped for this machine's PostgreSQL
+(testing/deployment.py: local_environment), its hosts swapped for this machine's PostgreSQL
 (a fresh database), Redis and action server. One conversation's turns go alternately to each
 replica over REST; its stored events must be complete and in order, and its triage the same as
 when one process takes every turn.
@@ -20,9 +20,9 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from storage.synthetic import temporary_database
-from tests.deploy.deployment import local_environment
-from tests.servers import MODEL, action_server, base_env, free_port, rasa_server, rest_say
+from testing.deployment import local_environment
+from testing.servers import MODEL, action_server, base_env, free_port, rasa_server, rest_say
+from testing.synthetic import temporary_database
 
 pytestmark = [pytest.mark.servers, pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(300)]
 

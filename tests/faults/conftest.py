@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from tests.servers import MODEL
+from testing.servers import MODEL
 
 
 @pytest.fixture(scope="session")

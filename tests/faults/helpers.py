@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from tests.servers import Process, action_server, base_env, free_port, rasa_server, rest_say
+from testing.servers import Process, action_server, base_env, free_port, rasa_server, rest_say
 
 EMERGENCY_OPENING = "This could be serious"
 ACTION_TIMEOUT_SECONDS = 3

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psycopg2
 
-from tests.servers import free_port
+from testing.servers import free_port
 
 
 def _pg_bin(name: str) -> str:

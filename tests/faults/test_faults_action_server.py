@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from storage.synthetic import temporary_database
+from testing.synthetic import temporary_database
 from tests.faults.helpers import (
     ACTION_TIMEOUT_SECONDS,
     Stack,

@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from storage.synthetic import temporary_database
+from testing.synthetic import temporary_database
 from tests.faults.helpers import Stack, asks, fault_env, triage_of
 
 pytestmark = [pytest.mark.servers, pytest.mark.slow, pytest.mark.timeout(600)]

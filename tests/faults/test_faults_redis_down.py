@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from storage.synthetic import temporary_database
+from testing.synthetic import temporary_database
 from tests.faults.helpers import (
     Stack,
     assert_answered,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from storage.synthetic import temporary_database
-from tests.fuzz.harness import FakePlatformAPI, hostile_env, start_hostile_stack
-from tests.servers import MODEL
+from testing.fuzz import FakePlatformAPI, hostile_env, start_hostile_stack
+from testing.servers import MODEL
+from testing.synthetic import temporary_database
 
 
 @pytest.fixture(scope="session")

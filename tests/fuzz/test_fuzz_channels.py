@@ -3,7 +3,7 @@ REST, socket.io and every messaging webhook get generated messages (huge, empty,
 characters, invalid UTF-8, deep nesting, wrong types, HTML/JS, SQL, prompt-like text, 1 MB
 bodies, malformed but correctly signed payloads). No 5xx, no dropped connection, no apology
 from a crashed dialogue, no silence; bodies over the limit get 413; the bot then still answers a
-new patient normally. See tests/fuzz/harness.py for what counts as a problem."""
+new patient normally. See testing/fuzz.py for what counts as a problem."""
 from __future__ import annotations
 
 import json
@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from bot.channels.rendering import RATE_LIMITED_TEXT
-from tests.fuzz.harness import (
+from testing.fuzz import (
     EMERGENCY_NUMBER,
     MAX_BODY_BYTES,
     Case,

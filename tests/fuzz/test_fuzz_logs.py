@@ -15,8 +15,8 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
+from testing.fuzz import API_TOKEN, SECRETS, Case, fresh_sender, send_socketio, send_webhook
 from tests.faults.helpers import STAFF_PASSWORD, console_session, create_staff, web_app
-from tests.fuzz.harness import API_TOKEN, SECRETS, Case, fresh_sender, send_socketio, send_webhook
 
 pytestmark = [pytest.mark.servers, pytest.mark.slow, pytest.mark.timeout(600)]
 

@@ -3,7 +3,7 @@ import pytest
 
 from storage.db import get_engine
 from storage.repository import Repository
-from storage.synthetic import empty_all_tables, temporary_database
+from testing.synthetic import empty_all_tables, temporary_database
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from storage.db import dispose_engine, get_engine
 from storage.migrate import upgrade
 from storage.models import Event, metadata
-from storage.synthetic import temporary_database
+from testing.synthetic import temporary_database
 
 pytestmark = pytest.mark.postgres
 

@@ -5,10 +5,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from storage import projector, synthetic
+from storage import projector
 from storage.db import session_factory
 from storage.models import Conversation, ProjectorState, TriageOutcome
 from storage.transcript import outcome_event_key
+from testing import synthetic
 
 pytestmark = pytest.mark.postgres
 
@@ -29,9 +30,9 @@ def test_a_triage_outcome_written_only_as_a_bot_event_is_reconciled(engine):
     [outcome] = rows(engine, TriageOutcome, conversation_id="web-1")
     assert outcome.source == "reconciled"
     assert (outcome.level, outcome.red_flags, outcome.rules) == (
-        "emergency", ["cauda_equina"], ["cauda_equina.any_symptom"])
+        "emergency", ["cauda_equina"], ["cauda_equina.saddle_or_sphincter"])
     assert outcome.sources == ["NICE CKS Sciatica", "GIRFT National Suspected CES pathway"]
-    assert {"value": "saddle_anaesthesia", "status": "present"}.items() <= \
+    assert {"value": "saddle_numbness", "status": "present"}.items() <= \
         outcome.findings["entities"][-1].items()
     [conversation] = rows(engine, Conversation, sender_id="web-1")
     assert (conversation.max_level, conversation.consent, conversation.channel) == (
@@ -46,8 +47,8 @@ def test_an_outcome_the_action_server_wrote_is_not_duplicated(engine, repository
     events = synthetic.calf_cramp_conversation(t0)
     last_user = [e for e in events if e["event"] == "user"][-1]
     repository.record_outcome(
-        conversation_id="web-2", level="self_care", red_flags=[], rules=["cramps.no_red_flags"],
-        protocol_version="2026.11.0", plan=["calf_soleus"], reason="Night cramps.",
+        conversation_id="web-2", level="self_care", red_flags=[], rules=[],
+        protocol_version="2026.11.0", plan=["soleus_stretch"], reason="Night cramps.",
         findings={}, channel="rest", created_at=datetime.now(timezone.utc),
         event_key=outcome_event_key(last_user["timestamp"]))
     synthetic.store_events(engine, "web-2", events)

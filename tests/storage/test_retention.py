@@ -5,11 +5,12 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import MetaData, String, Text, func, or_, select
 
-from storage import audit, projector, synthetic
+from storage import audit, projector
 from storage.cli import main as cli
 from storage.db import session_factory
 from storage.models import AuditEntry, Conversation, Event, Review, TriageOutcome
 from storage.retention import erase_conversation
+from testing import synthetic
 
 pytestmark = pytest.mark.postgres
 
@@ -38,7 +39,7 @@ def fully_recorded_conversation(engine, repository, sender_id, t0):
     synthetic.store_events(engine, sender_id, synthetic.cauda_equina_conversation(t0))
     repository.record_outcome(
         conversation_id=sender_id, level="emergency", red_flags=["cauda_equina"],
-        rules=["cauda_equina.any_symptom"], protocol_version="2026.11.0", plan=[],
+        rules=["cauda_equina.saddle_or_sphincter"], protocol_version="2026.11.0", plan=[],
         reason="Saddle numbness.", findings={}, channel="rest",
         created_at=datetime.fromtimestamp(t0 + 13, timezone.utc), event_key="live")
     repository.record_handoff(conversation_id=sender_id, contact_method="phone",
@@ -121,7 +122,7 @@ def test_purge_deletes_the_text_of_old_unconsented_conversations_but_keeps_their
         summary = session.get(Conversation, "no-consent-old")
     assert senders == {"consent-old", "no-consent-recent"}
     assert (outcome.level, outcome.red_flags, outcome.rules) == (
-        "emergency", ["cauda_equina"], ["cauda_equina.any_symptom"])
+        "emergency", ["cauda_equina"], ["cauda_equina.saddle_or_sphincter"])
     assert (outcome.reason, outcome.findings) == (None, None)
     assert (summary.max_level, summary.preview, summary.search_text) == ("emergency", None, None)
     assert summary.text_purged_at is not None

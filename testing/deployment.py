@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
 TLS_OVERRIDE = ROOT / "docker" / "compose.tls.yml"
 ENV_EXAMPLE = ROOT / ".env.example"

@@ -34,7 +34,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from bot.channels.rendering import FALLBACK_TEXT
-from tests.servers import ROOT, Process, action_server, base_env, free_port, rasa_server
+from testing.servers import ROOT, Process, action_server, base_env, free_port, rasa_server
 
 MAX_BODY_BYTES = 64 * 1024          # CLINIC_MAX_BODY_BYTES for the bot under test
 SANIC_MAX_BYTES = 1024 * 1024       # SANIC_REQUEST_MAX_SIZE, as the Makefile sets it

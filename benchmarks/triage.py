@@ -287,10 +287,8 @@ def report_scripts(name: str, results: list[dict], verbose: bool) -> dict:
 
 
 def start_servers():
-    sys.path.insert(0, str(REPO_ROOT / "tests"))
-    from servers import base_env, start_bot  # noqa: PLC0415  (shared server launcher)
-
     from knowledge.nlp.pipeline import check_built  # noqa: PLC0415
+    from testing.servers import base_env, start_bot  # noqa: PLC0415  (shared server launcher)
 
     check_built()   # Rasa would refuse a stale pipeline: `make spacy`
     log_dir = Path(tempfile.mkdtemp(prefix="bench-triage-"))
@@ -307,8 +305,8 @@ def start_servers():
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", action="append", choices=["dev", "test"],
-                        help="dev, test or both (repeat); default dev")
+    parser.add_argument("--split", action="append", choices=["dev", "dev2", "test"],
+                        help="dev, dev2 (the first held-out split, tuned on since), test (held out); repeat; default dev")
     parser.add_argument("--url", help="a running bot; default: start one here")
     parser.add_argument("--only", help="script ids, comma-separated")
     parser.add_argument("--messages-only", action="store_true")

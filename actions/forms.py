@@ -17,7 +17,7 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions.common import conversation
-from knowledge.conversation import INTENTS_WITH_OWN_RULES, ConversationState
+from knowledge.conversation import INTENTS_WITH_OWN_RULES, ConversationState, read_intent
 
 
 class ConversationFormValidation(FormValidationAction):
@@ -42,7 +42,7 @@ class ConversationFormValidation(FormValidationAction):
         pending = [slot for slot in self.missing(state, tracker) if tracker.get_slot(slot) is None]
         events = [SlotSet(slot, value) for slot, value in changed.items()]
         asked = tracker.get_slot("requested_slot")
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        intent = read_intent((tracker.latest_message.get("intent") or {}).get("name"), tracker.latest_message.get("text") or "")
         if not events and asked in pending and intent not in INTENTS_WITH_OWN_RULES:
             # An answer that says nothing new: say so to Rasa (which would otherwise reject the form
             # and leave the patient with no reply); the question is asked again, and after a second

@@ -26,7 +26,6 @@ Kept free of Rasa objects so it can be tested directly; bot/policy.py wraps it f
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -35,6 +34,7 @@ from knowledge.events import (
     ESCALATE,
     active_loop,
     active_loop_before,
+    classified_intent,
     escalations,
     last_index,
     latest_intent,
@@ -60,8 +60,9 @@ ESCALATION_LEVELS = ("emergency", "urgent")
 HANDOFF_LEFT = "utter_handoff_left"
 NOTED = "utter_noted"
 OPENING = "utter_opening"
-# The callback form starts only on an explicit request: "contact details given unasked" needs some.
-CONTACT_DETAILS = re.compile(r"@|\+?\d[\d\s().-]{6,}\d")
+# A first message that is only a yes, a no, thanks or nothing readable ("🦵🦵🦵") gets the opening
+# (who the bot is, the emergency number, consent); greetings and symptoms have rules of their own.
+OPENED_BY = {"affirm", "deny", "unsure", "thank", "goodbye", "nlu_fallback"}
 # Intents with a rule of their own during the screen (rules.yml); any other message goes to the form.
 OWN_RULES_IN_THE_SCREEN = INTENTS_WITH_OWN_RULES | {"describe_symptoms", "affirm", "deny", "unsure"}
 
@@ -115,6 +116,10 @@ def _screen_was_interrupted_by_handoff(events: list[dict]) -> bool:
 
 
 
+def _opened(events: list[dict]) -> bool:
+    return any(e.get("event") == "action" and e.get("name") == OPENING for e in events)
+
+
 def _consent_settled(events: list[dict]) -> bool:
     return any(e.get("event") == "slot" and e.get("name") == "consent" and e.get("value") is not None
                for e in events)
@@ -152,6 +157,10 @@ def _reported_something_new(before: ConversationState, after: ConversationState)
 
 
 
+def _rejected_after(events: list[dict], last_user: int, name: str) -> bool:
+    return any(e.get("event") == "action_execution_rejected" and e.get("name") == name for e in events[last_user:])
+
+
 def _outcome_given(events: list[dict]) -> bool:
     return last_index(events, "action", TRIAGE_OUTCOME) >= 0 or last_index(events, "action", ESCALATE) >= 0
 
@@ -166,14 +175,14 @@ def _evidence_decision(events: list[dict], last_user: int, k: Knowledge) -> Deci
     loop = active_loop(events)
     if loop == HANDOFF_FORM and latest_polarity(events) == "deny":
         return Decision(HANDOFF_LEFT, end_screen=True)
-    if not any(e.get("event") == "action" and e.get("name") == OPENING for e in events):
+    if not _opened(events):
         return None   # the opening rules come first
     intent, text = latest_intent(events), events[last_user].get("text") or ""
     if intent == "ask_question" and text.rstrip().endswith("?"):
         return None   # answered from the graph, then the dialogue goes on (its findings still count)
     if loop != HANDOFF_FORM and intent == "request_human" and latest_polarity(events) == "deny":
         return Decision(HANDOFF_LEFT)      # "no thanks, I don't want a call"
-    if loop != HANDOFF_FORM and intent == "give_contact" and re.search(r"\d", text) and not CONTACT_DETAILS.search(text):
+    if loop != HANDOFF_FORM and intent != classified_intent(events):
         return Decision(TRIAGE_FORM, end_screen=loop not in (None, TRIAGE_FORM))   # "3 weeks" is no phone number
     before, after = state_from_events(events[:last_user], k), state_from_events(events, k)
     if _reported_something_new(before, after) or (loop == CONSENT_FORM and _latest_mentions(events)):
@@ -198,7 +207,13 @@ def decide(events: Iterable[dict], custom_actions: set[str], k: Knowledge | None
         if needs_escalation(outcome, escalations(events, k), k):
             return Decision(ESCALATE, end_screen=outcome.level == "emergency")
         lost = _step_lost_before(events, last_user)
-        return Decision(lost) if lost else _evidence_decision(events, last_user, k)
+        first_message = sum(e.get("event") == "user" for e in events) == 1
+        if first_message and not lost and not _opened(events) and latest_intent(events) in OPENED_BY:
+            return Decision(OPENING)
+        decision = Decision(lost) if lost else _evidence_decision(events, last_user, k)
+        if decision and _rejected_after(events, last_user, decision.action):
+            return None   # the form found nothing to read: the rules answer, not a silent listen
+        return decision
     if previous == ESCALATE:
         return Decision(RECORD)
     if previous == RECORD:
@@ -209,6 +224,8 @@ def decide(events: Iterable[dict], custom_actions: set[str], k: Knowledge | None
         return Decision(LISTEN if _consent_settled(events) else CONSENT_FORM)
     if _silent_failure(events, custom_actions):
         return Decision(DEGRADED)
+    if previous == OPENING and active_loop(events) is None and not _consent_settled(events):
+        return Decision(CONSENT_FORM)
     if previous == DEGRADED:
         return Decision(LISTEN)
     if previous == NOTED:

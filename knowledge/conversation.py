@@ -45,6 +45,8 @@ NOT_ANSWERS = {"ask_question", "request_human", "give_contact", "bot_challenge",
 INTENTS_WITH_OWN_RULES = NOT_ANSWERS | {"out_of_scope", "nlu_fallback", "restart"}
 INTENT_ANSWERS = {"affirm": "affirm", "deny": "deny", "unsure": "unsure"}
 MIN_INTENT_CONFIDENCE = 0.6
+# another person's age alone ("my son is 11") describes no symptoms
+AGE_FINDINGS = ("under_16", "older_age")
 MENTION_STATUS = {"present": PRESENT, "absent": ABSENT, "suggested": SUGGESTED, "uncertain": UNCERTAIN}
 
 
@@ -90,7 +92,7 @@ class ConversationState:
         """Another person's current symptoms were described, and it is not settled whose they are."""
         k = knowledge()
         return self.proxy is None and not self.complaints and any(
-            f in k.findings and not k.findings[f].history_ok for f in self.others)
+            f in k.findings and not k.findings[f].history_ok and f not in AGE_FINDINGS for f in self.others)
 
     def adopt_others(self) -> None:
         for finding, status in self.others.items():
@@ -168,7 +170,11 @@ def _apply_answer(state: ConversationState, turn: Turn, k: Knowledge) -> None:
         question = k.question(turn.asked)
     except KeyError:
         return
-    named = {finding for finding, status in turn.mentions if finding in question.items and status == "present"}
+    # a reply that mentions an item, even in words that alone would only suggest it ("yes, a 12 hour
+    # flight"), names it: the question asked about exactly that
+    named = {finding for finding, status in turn.mentions if finding in question.items and status in ("present", "suggested")}
+    if polarity == "unsure":
+        named = set()   # "hmm maybe? felt a bit hot and cold": what it names is not sure either
     if len(question.items) > 1 and turn.intent not in NOT_ANSWERS and (
             polarity == "affirm" or state.findings.get(question.screen_finding) == WHICH
             or len(_WORD.findall(turn.text)) <= NAMING_REPLY_WORDS):
@@ -187,9 +193,11 @@ def _apply_answer(state: ConversationState, turn: Turn, k: Knowledge) -> None:
         polarity = polarity_anywhere(turn.text, k)   # "in 2015, nothing recent"
     about_items = {f for f, status in turn.mentions if f in question.items and status in ("present", "absent")}
     if polarity is None and not named and not ruled_out and not about_items and turn.intent not in NOT_ANSWERS:
-        # answers nothing about what was asked (even if it reports something else)
-        state.misunderstood[question.id] = state.misunderstood.get(question.id, 0) + 1
-        if state.misunderstood[question.id] < MISUNDERSTOOD_LIMIT and state.asked.count(question.id) < MAX_ASKS:
+        # answers nothing about what was asked; a reply that tells more of the story ("2 days",
+        # "felt a grab in my calf") is no misunderstanding, but the question is not asked a fourth time
+        if not turn.mentions and not re.search(k.patterns["time_said"], turn.text.lower()):
+            state.misunderstood[question.id] = state.misunderstood.get(question.id, 0) + 1
+        if state.misunderstood.get(question.id, 0) < MISUNDERSTOOD_LIMIT and state.asked.count(question.id) < MAX_ASKS:
             return
         polarity = "unsure"
     if polarity == "affirm":
@@ -236,9 +244,12 @@ def conversation_state(turns: Iterable[Turn], k: Knowledge | None = None) -> Con
     state = ConversationState()
     proxy_pattern = re.compile(k.patterns["proxy"], re.IGNORECASE)
     for turn in turns:
+        unsure_about = ()
         if turn.asked:
             state.asked.append(turn.asked)
             _apply_answer(state, turn, k)
+            if turn.polarity == "unsure" and any(q.id == turn.asked for q in k.questions):
+                unsure_about = k.question(turn.asked).items
         if state.proxy is None and proxy_pattern.search(turn.text or ""):
             state.proxy = True
         said: dict[str, str] = {}
@@ -250,6 +261,8 @@ def conversation_state(turns: Iterable[Turn], k: Knowledge | None = None) -> Con
             status = MENTION_STATUS.get(status)
             if status == UNCERTAIN and finding not in k.screened_findings:
                 status = PRESENT   # a hedged complaint ("maybe once a week") is still the complaint
+            elif status == PRESENT and finding in unsure_about:
+                status = UNCERTAIN   # named in a "not sure" answer to the question about it
             if status and said.get(finding) != PRESENT:
                 said[finding] = status
         for finding, status in said.items():
@@ -274,13 +287,24 @@ def _entities(parse_data: dict) -> list[dict]:
     return [e for e in entities if isinstance(e, dict)]
 
 
+def read_intent(intent: str | None, text: str, k: Knowledge | None = None) -> str | None:
+    """The classifier's intent where the words bear it out: digits with no phone number or email
+    ("3 weeks", "yes 12 hour flight") are no contact details but something said about the symptoms."""
+    k = k or knowledge()
+    if intent == "give_contact" and re.search(r"\d", text or "") \
+            and not re.search(k.patterns["contact_details"], text or ""):
+        return "describe_symptoms"
+    return intent
+
+
 def turn_from_user_event(event: dict, asked: str | None) -> Turn:
     parse = event.get("parse_data") or {}
     intent = parse.get("intent") or {}
     entities = _entities(parse)
     mentions = tuple((e.get("value"), e.get("role") or "present") for e in entities if e.get("entity") == "finding")
     answer = next((e.get("value") for e in entities if e.get("entity") == "answer"), None)
-    return Turn(text=event.get("text") or "", mentions=mentions, answer=answer, intent=intent.get("name"),
+    text = event.get("text") or ""
+    return Turn(text=text, mentions=mentions, answer=answer, intent=read_intent(intent.get("name"), text),
                 intent_confidence=float(intent.get("confidence") or 0.0), asked=asked)
 
 

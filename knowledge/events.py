@@ -6,7 +6,7 @@ emergency/urgent advice announced so far.
 """
 from __future__ import annotations
 
-from knowledge.conversation import state_from_events, turns_from_events
+from knowledge.conversation import read_intent, state_from_events, turns_from_events
 from knowledge.model import Knowledge, knowledge
 from knowledge.triage import Outcome, evaluate
 
@@ -39,9 +39,16 @@ def active_loop(events: list[dict]) -> str | None:
     return active_loop_before(events, len(events))
 
 
-def latest_intent(events: list[dict]) -> str | None:
+def classified_intent(events: list[dict]) -> str | None:
+    """The latest message's intent as the classifier gave it (what Rasa's rules go by)."""
     index = last_index(events, "user")
     return ((events[index].get("parse_data") or {}).get("intent") or {}).get("name") if index >= 0 else None
+
+
+def latest_intent(events: list[dict]) -> str | None:
+    """The latest message's intent as the conversation reads it (knowledge.conversation.read_intent)."""
+    index = last_index(events, "user")
+    return read_intent(classified_intent(events), events[index].get("text") or "") if index >= 0 else None
 
 
 def latest_polarity(events: list[dict]) -> str | None:

@@ -164,9 +164,21 @@ class FindingsComponent:
         cleaned = _ANSWER_CLEAN.sub(" ", text.lower().replace("’", "'")).strip()
         cleaned = _FILLERS.sub("", " ".join(cleaned.split()))
         for phrase, kind in self._answer_phrases:
-            if cleaned == phrase or cleaned.startswith(phrase + " "):
+            if cleaned == phrase or cleaned.startswith(phrase + " ") and not _goes_on(phrase, text):
                 return kind
         return None
+
+
+_SUBJECTS = ("i ", "it ", "they ", "that ", "he ", "she ", "we ")
+
+
+def _goes_on(phrase: str, text: str) -> bool:
+    """A subject-and-verb answer ("i did", "it is") that runs on into a sentence is no answer:
+    "I did, twice" says yes, "I did a 100km ride" tells a story."""
+    if not phrase.startswith(_SUBJECTS):
+        return False
+    found = re.search(r"\b" + r"\W+".join(map(re.escape, phrase.split())) + r"\b\s*(\w?)", text.lower().replace("’", "'"))
+    return bool(found and found.group(1))
 
 
 def outermost(spans: list[Span]) -> list[Span]:

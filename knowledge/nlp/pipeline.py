@@ -214,8 +214,11 @@ def analyse_doc(doc: Doc, k: Knowledge | None = None) -> Analysis:
         age = numbers["age"]
         start = numbers.get("age_span", [0, 0])[0]
         whose = "other" if _SOMEONE_ELSES_AGE.search(doc.text[max(0, start - 30):start + 3]) else None
-        mentions.append(Mention("older_age", whose or ("present" if age >= limits["older_age_from"] else "absent"),
-                                0, 0, str(age)))
+        if not whose:
+            mentions.append(Mention("older_age", "present" if age >= limits["older_age_from"] else "absent",
+                                    0, 0, str(age)))
+        elif age >= limits["older_age_from"]:
+            mentions.append(Mention("older_age", whose, 0, 0, str(age)))   # ("my son is 11" is no older age)
         if age < limits["child_under"]:
             mentions.append(Mention("under_16", whose or "present", 0, 0, str(age)))
     back_pain = _back_pain_status(doc, mentions, *numbers["weeks_span"]) if "weeks" in numbers else None

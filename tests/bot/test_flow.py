@@ -173,3 +173,18 @@ def test_more_symptoms_at_the_consent_question_start_the_screen_even_if_known():
                        action("action_listen"), user("i cant get comfy and my back is bad at night", "deny")]
     decision = decide(events, CUSTOM)
     assert decision.action == TRIAGE_FORM and decision.end_screen
+
+
+def test_when_the_form_finds_nothing_to_read_the_rules_answer_not_a_silent_listen():
+    events = [action("action_listen"), user("my calves are tight"), *asked("dvt"), action("action_listen"),
+              user("my email is on file", "request_human")]
+    events += [action(TRIAGE_FORM), {"event": "action_execution_rejected", "name": TRIAGE_FORM, "timestamp": 0.0}]
+    assert decide(events, CUSTOM) is None
+
+
+def test_a_first_message_that_is_only_a_yes_or_unreadable_gets_the_opening_then_consent():
+    for intent in ("affirm", "thank", "nlu_fallback"):
+        events = [action("action_listen"), user("👍👍👍👍", intent)]
+        assert decide(events, CUSTOM).action == "utter_opening"
+        assert decide(events + [action("utter_opening"), bot("hello, in an emergency call 999")], CUSTOM).action \
+            == CONSENT_FORM

@@ -165,3 +165,27 @@ def test_a_reply_about_something_else_twice_is_unsure_and_no_question_is_asked_a
     reply = said("they just feel hard like after the gym", asked="compartment_syndrome")
     state = state_of("kicked in the calf at football yesterday", reply, reply)
     assert state.findings["screen.compartment_syndrome"] == "uncertain"
+
+
+def test_digits_in_an_answer_are_no_phone_number():
+    """The classifier took "yes, 10 hours on a coach" for contact details; the answer was lost."""
+    from knowledge.conversation import state_from_events
+    from tests.conversation_events import action, asked, user
+
+    events = [action("action_listen"), user("my left calf is swollen and sore"), *asked("dvt_risk"),
+              action("action_listen"), user("yes 10 hour coach trip on friday", "give_contact")]
+    state = state_from_events(events)
+    assert state.findings["long_travel"] == "present"
+    assert state.outcome().level == "urgent"
+
+
+@pytest.mark.parametrize("message", [
+    "got back from tenerife on monday and my calf is sore",
+    "since we drove back from scotland my right calf aches",
+])
+def test_coming_back_from_somewhere_is_no_back_pain(message):
+    assert "back_pain" not in state_of(message).findings
+
+
+def test_puffing_walking_a_few_steps_with_a_swollen_calf_is_an_emergency():
+    assert state_of("calf is swollen and im puffing walking up to the bathroom").outcome().level == "emergency"

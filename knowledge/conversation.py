@@ -102,6 +102,7 @@ class ConversationState:
 
 
 _WORD = re.compile(r"[a-z]+")
+_THIRD_PERSON = re.compile(r"\b(?:she|he|she's|he's|shes|hes|her|his|him)\b", re.IGNORECASE)
 _ALL_ITEMS = re.compile(r"\b(?:all|both|each) of (?:them|those|these|the above)\b|\beverything\b|\ball (?:three|four|five)\b")
 _ORDINALS = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4}
 _NOT_KEYWORDS = {"your", "you", "the", "and", "that", "when", "with", "without", "being", "feeling", "having",
@@ -161,18 +162,21 @@ def _apply_answer(state: ConversationState, turn: Turn, k: Knowledge) -> None:
             state.consent = polarity == "affirm"
         return
     if turn.asked == PROXY_QUESTION:
-        if polarity in ("affirm", "deny"):
+        goes_on_about_them = any(status == "other" for _, status in turn.mentions) or (
+            len(_WORD.findall(turn.text)) > NAMING_REPLY_WORDS and _THIRD_PERSON.search(turn.text))
+        if goes_on_about_them:
+            state.proxy = True   # "no injury we know of, she says it hurts low down": still about her
+        elif polarity in ("affirm", "deny"):
             state.proxy = polarity == "affirm"
-        elif any(status == "other" for _, status in turn.mentions):
-            state.proxy = True   # they go on describing that person's symptoms
         return
     try:
         question = k.question(turn.asked)
     except KeyError:
         return
-    # a reply that mentions an item, even in words that alone would only suggest it ("yes, a 12 hour
-    # flight"), names it: the question asked about exactly that
-    named = {finding for finding, status in turn.mentions if finding in question.items and status in ("present", "suggested")}
+    # a reply that mentions an item names it; words that alone would only suggest it name it with
+    # a yes ("yes, a 12 hour flight"), not without ("I get out of breath on the stairs, always have")
+    named = {finding for finding, status in turn.mentions if finding in question.items
+             and (status == "present" or status == "suggested" and polarity == "affirm")}
     if polarity == "unsure":
         named = set()   # "hmm maybe? felt a bit hot and cold": what it names is not sure either
     if len(question.items) > 1 and turn.intent not in NOT_ANSWERS and (
@@ -192,14 +196,19 @@ def _apply_answer(state: ConversationState, turn: Turn, k: Knowledge) -> None:
     if polarity is None and not named and turn.intent not in NOT_ANSWERS:
         polarity = polarity_anywhere(turn.text, k)   # "in 2015, nothing recent"
     about_items = {f for f, status in turn.mentions if f in question.items and status in ("present", "absent")}
-    if polarity is None and not named and not ruled_out and not about_items and turn.intent not in NOT_ANSWERS:
-        # answers nothing about what was asked; a reply that tells more of the story ("2 days",
-        # "felt a grab in my calf") is no misunderstanding, but the question is not asked a fourth time
-        if not turn.mentions and not re.search(k.patterns["time_said"], turn.text.lower()):
+    if polarity is None and not named and turn.intent not in NOT_ANSWERS:
+        # A reply that answers nothing counts toward "not sure"; one that tells more of the story
+        # ("2 days", "felt a grab in my calf") or rules out some items only does not, but no
+        # question is asked a fourth time: what is still open is then "not sure" (never "no").
+        answered_nothing = not ruled_out and not about_items
+        if answered_nothing and not turn.mentions and not re.search(k.patterns["time_said"], turn.text.lower()):
             state.misunderstood[question.id] = state.misunderstood.get(question.id, 0) + 1
-        if state.misunderstood.get(question.id, 0) < MISUNDERSTOOD_LIMIT and state.asked.count(question.id) < MAX_ASKS:
-            return
-        polarity = "unsure"
+        if (not answered_nothing or state.misunderstood.get(question.id, 0) < MISUNDERSTOOD_LIMIT) \
+                and state.asked.count(question.id) < MAX_ASKS:
+            if answered_nothing:
+                return
+        else:
+            polarity = "unsure"
     if polarity == "affirm":
         if len(question.items) == 1:
             state.findings[question.screen_finding] = PRESENT

@@ -50,6 +50,9 @@ def test_a_misspelt_calf_is_still_the_complaint():
     "I use a steroid inhaler for asthma, back sore from gardening",
     "laughed so much I nearly wet myself and my back twinged",
     "big bruise on my calf from a football, bit sore",
+    "long bike ride on saturday, numb bum by the end but that wore off, now my lower back is stiff",
+    "been reading about cancer and back pain online and got myself worried, my back has ached for a week",
+    "my daughter helped me move house and I did my back in carrying boxes",
 ])
 def test_a_benign_look_alike_escalates_nothing(message):
     assert state_of(message).outcome().level not in ("emergency", "urgent")
@@ -189,3 +192,43 @@ def test_coming_back_from_somewhere_is_no_back_pain(message):
 
 def test_puffing_walking_a_few_steps_with_a_swollen_calf_is_an_emergency():
     assert state_of("calf is swollen and im puffing walking up to the bathroom").outcome().level == "emergency"
+
+
+def test_a_reply_that_tells_more_of_the_story_is_no_misunderstanding():
+    story = said("felt something ping in the middle of my calf when i ran for the bus", asked="pulmonary_embolism")
+    state = state_of("pulled my calf yesterday", story)
+    assert state.misunderstood == {} and "screen.pulmonary_embolism" not in state.findings
+    state = state_of("pulled my calf yesterday", story, said("no", asked="pulmonary_embolism", intent="deny"))
+    assert state.findings["screen.pulmonary_embolism"] == "absent"
+
+
+def test_what_a_not_sure_answer_names_stays_unsure():
+    reply = said("maybe? felt shivery last night but could just be the heating", asked="spinal_infection")
+    state = state_of("my back hurts", reply)
+    assert state.findings["fever"] == "uncertain"
+    assert state.outcome().level == "routine"   # unsure about an urgent sign: one level below
+
+
+def test_a_story_starting_with_i_did_is_no_yes():
+    assert analyse("I did a 10k on sunday and my calves are sore").answer is None
+    assert analyse("I did, twice this week").answer == "affirm"
+
+
+@pytest.mark.parametrize("message, finding", [
+    ("my calves ache and they are swollen", "calf_swelling"),
+    ("I did my back in at work", "back_pain"),
+    ("my toes have gone all fizzy", "leg_numbness"),
+    ("screaming in pain since the cast went on", "severe_pain"),
+])
+def test_plain_words_are_the_patients_own_findings(message, finding):
+    assert state_of(message).findings.get(finding) == "present"
+
+
+def test_a_grown_up_son_or_daughter_is_no_child():
+    assert "under_16" not in state_of("my son drove me here, my back is killing me").others
+    assert "under_16" in state_of("my son is 9 and his back hurts").others
+
+
+def test_an_everyday_look_alike_in_reply_to_the_confirming_question_is_no_yes():
+    reply = said("I always get a bit puffed going up the stairs, have done for years", asked="pulmonary_embolism")
+    assert state_of("my calves are tight after a long walk", reply).outcome().level != "emergency"

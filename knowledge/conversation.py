@@ -254,12 +254,14 @@ def conversation_state(turns: Iterable[Turn], k: Knowledge | None = None) -> Con
     proxy_pattern = re.compile(k.patterns["proxy"], re.IGNORECASE)
     for turn in turns:
         unsure_about = ()
+        writing_for_someone = bool(proxy_pattern.search(turn.text or ""))
         if turn.asked:
             state.asked.append(turn.asked)
-            _apply_answer(state, turn, k)
+            if not (writing_for_someone and turn.asked != PROXY_QUESTION):
+                _apply_answer(state, turn, k)   # "yes I'm asking for her" answers whose, not the question
             if turn.polarity == "unsure" and any(q.id == turn.asked for q in k.questions):
                 unsure_about = k.question(turn.asked).items
-        if state.proxy is None and proxy_pattern.search(turn.text or ""):
+        if state.proxy is None and writing_for_someone:
             state.proxy = True
         said: dict[str, str] = {}
         others: dict[str, str] = {}

@@ -232,3 +232,15 @@ def test_a_grown_up_son_or_daughter_is_no_child():
 def test_an_everyday_look_alike_in_reply_to_the_confirming_question_is_no_yes():
     reply = said("I always get a bit puffed going up the stairs, have done for years", asked="pulmonary_embolism")
     assert state_of("my calves are tight after a long walk", reply).outcome().level != "emergency"
+
+
+def test_a_possessive_without_its_apostrophe_is_still_someone_elses():
+    state = state_of("my dads calf is all swollen and hot")
+    assert state.someone_else_described and "calf_swelling" not in state.findings
+
+
+def test_yes_im_asking_for_her_answers_whose_symptoms_not_the_question_asked():
+    state = state_of("my mums calf is swollen and hot, shes 71",
+                     said("yes im asking for her", asked="pulmonary_embolism", intent="affirm"))
+    assert state.proxy is True and state.findings["calf_swelling"] == "present"
+    assert "screen.pulmonary_embolism" not in state.findings and "breathlessness" not in state.findings

@@ -95,6 +95,7 @@ class FindingsComponent:
         self._age = re.compile(self.patterns["age"], re.I) if self.patterns.get("age") else None
         self._durations = [re.compile(self.patterns[key], re.I) for key in ("duration", "duration_ago")
                            if self.patterns.get(key)]
+        self._recent = re.compile(self.patterns["recent_onset"], re.I) if self.patterns.get("recent_onset") else None
 
     # -- serialisation --
     def to_disk(self, path, exclude=()):
@@ -156,6 +157,9 @@ class FindingsComponent:
             amount, unit = match.group(1).lower(), match.group(2).lower()
             count = int(amount) if amount.isdigit() else self.patterns["number_words"].get(amount, 1)
             numbers["weeks"] = round(count * self.patterns["unit_weeks"][unit], 1)
+            numbers["weeks_span"] = [match.start(), match.end()]
+        elif self._recent and (match := self._recent.search(text)):
+            numbers["weeks"] = self.patterns["unit_weeks"]["day"]   # a day or a few: not long-standing
             numbers["weeks_span"] = [match.start(), match.end()]
         return numbers
 

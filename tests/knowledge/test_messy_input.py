@@ -244,3 +244,8 @@ def test_yes_im_asking_for_her_answers_whose_symptoms_not_the_question_asked():
                      said("yes im asking for her", asked="pulmonary_embolism", intent="affirm"))
     assert state.proxy is True and state.findings["calf_swelling"] == "present"
     assert "screen.pulmonary_embolism" not in state.findings and "breathlessness" not in state.findings
+
+
+@pytest.mark.parametrize("message", ["my back went yesterday lifting a bike", "back has been killing me since saturday"])
+def test_a_start_given_as_a_day_is_not_asked_about_six_weeks_again(message):
+    assert state_of(message).findings["persistent_pain"] == "absent"

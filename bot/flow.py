@@ -1,6 +1,8 @@
 """What the deterministic triage policy decides, from a conversation's events (plain dicts).
 
-Kept free of Rasa objects so it can be tested directly; bot/policy.py wraps it for Rasa.
+Kept free of Rasa objects so it can be tested directly; bot/policy.py wraps it for Rasa. The
+decisions are one table, TABLE at the end (tested row by row in tests/bot/test_flow_table.py);
+what they do:
 
 1. Escalation: right after every user message, the findings so far are run through the triage
    rules. A new emergency or urgent red flag (or a more urgent level) interrupts whatever is going
@@ -27,7 +29,8 @@ Kept free of Rasa objects so it can be tested directly; bot/policy.py wraps it f
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from functools import cached_property
+from typing import Callable, Iterable
 
 from knowledge.conversation import INTENTS_WITH_OWN_RULES, ConversationState, state_from_events, turns_from_events
 from knowledge.events import (
@@ -73,12 +76,6 @@ class Decision:
     end_screen: bool = False     # deactivate the active form (emergency)
 
 
-
-
-
-
-
-
 def needs_escalation(outcome: Outcome, before: list[Outcome], k: Knowledge) -> bool:
     """A new emergency/urgent flag at the outcome's level, or a more urgent level than before."""
     if outcome.level not in ESCALATION_LEVELS:
@@ -114,8 +111,6 @@ def _screen_was_interrupted_by_handoff(events: list[dict]) -> bool:
     return bool(before) and before[-1] == TRIAGE_FORM
 
 
-
-
 def _opened(events: list[dict]) -> bool:
     return any(e.get("event") == "action" and e.get("name") == OPENING for e in events)
 
@@ -144,8 +139,6 @@ def _step_lost_before(events: list[dict], last_user: int) -> str | None:
     return step
 
 
-
-
 def _reported_something_new(before: ConversationState, after: ConversationState) -> bool:
     """The latest message reported a finding present that was not, or another person's symptoms."""
     new = {f for f, status in after.findings.items() if status == "present" and before.findings.get(f) != "present"}
@@ -153,97 +146,187 @@ def _reported_something_new(before: ConversationState, after: ConversationState)
     return bool(new) or (after.someone_else_described and not before.someone_else_described)
 
 
-
-
-
-
 def _rejected_after(events: list[dict], last_user: int, name: str) -> bool:
     return any(e.get("event") == "action_execution_rejected" and e.get("name") == name for e in events[last_user:])
 
 
-def _outcome_given(events: list[dict]) -> bool:
-    return last_index(events, "action", TRIAGE_OUTCOME) >= 0 or last_index(events, "action", ESCALATE) >= 0
+class View:
+    """What the table's rows read about a conversation, each worked out at most once per decision."""
+
+    def __init__(self, events: list[dict], custom_actions: set[str], k: Knowledge) -> None:
+        self.events, self.custom_actions, self.k = events, custom_actions, k
+        self.last_action = last_index(events, "action")
+        self.last_user = last_index(events, "user")
+        self.previous = events[self.last_action].get("name") if self.last_action >= 0 else None
+        self.after = MESSAGE if self.last_user > self.last_action else self.previous
+
+    @cached_property
+    def state(self) -> ConversationState:
+        return state_from_events(self.events, self.k)
+
+    @cached_property
+    def state_before_message(self) -> ConversationState:
+        return state_from_events(self.events[:self.last_user], self.k)
+
+    @cached_property
+    def outcome(self) -> Outcome:
+        return evaluate(self.state.findings, self.k)
+
+    @cached_property
+    def announced(self) -> list[Outcome]:
+        return escalations(self.events, self.k)
+
+    @cached_property
+    def loop(self) -> str | None:
+        return active_loop(self.events)
+
+    @cached_property
+    def intent(self) -> str | None:
+        return latest_intent(self.events)
+
+    @cached_property
+    def polarity(self) -> str | None:
+        return latest_polarity(self.events)
+
+    @cached_property
+    def text(self) -> str:
+        return (self.events[self.last_user].get("text") or "") if self.last_user >= 0 else ""
+
+    @cached_property
+    def mentions(self) -> bool:
+        turns = turns_from_events(self.events)
+        return bool(turns and turns[-1].mentions)
+
+    @cached_property
+    def lost(self) -> str | None:
+        return _step_lost_before(self.events, self.last_user)
+
+    @cached_property
+    def retried(self) -> bool:
+        """The action just run was the retry of a lost step (and ran once since the message)."""
+        return self.last_action > self.last_user and self.lost == self.previous \
+            and last_index(self.events[:self.last_action], "action") < self.last_user
+
+    @property
+    def opened(self) -> bool:
+        return _opened(self.events)
+
+    @property
+    def consent_settled(self) -> bool:
+        return _consent_settled(self.events)
+
+    @property
+    def first_message(self) -> bool:
+        return sum(e.get("event") == "user" for e in self.events) == 1
+
+    @property
+    def outcome_given(self) -> bool:
+        return last_index(self.events, "action", TRIAGE_OUTCOME) >= 0 or last_index(self.events, "action", ESCALATE) >= 0
+
+    @property
+    def handoff_interrupted_screen(self) -> bool:
+        return _screen_was_interrupted_by_handoff(self.events)
+
+    def to_screen(self) -> Decision:
+        """Go to the screen, leaving the consent or callback form if one is open."""
+        return Decision(TRIAGE_FORM, end_screen=self.loop not in (None, TRIAGE_FORM))
 
 
-def _latest_mentions(events: list[dict]) -> bool:
-    turns = turns_from_events(events)
-    return bool(turns and turns[-1].mentions)
+MESSAGE = "message"      # a row that applies right after the patient's message
+ANY_ACTION = "*"         # a row that applies after any action
 
 
-def _evidence_decision(events: list[dict], last_user: int, k: Knowledge) -> Decision | None:
-    """What a message that tells us something new does, whatever state the dialogue is in."""
-    loop = active_loop(events)
-    if loop == HANDOFF_FORM and latest_polarity(events) == "deny":
-        return Decision(HANDOFF_LEFT, end_screen=True)
-    if not _opened(events):
-        return None   # the opening rules come first
-    intent, text = latest_intent(events), events[last_user].get("text") or ""
-    if intent == "ask_question" and text.rstrip().endswith("?"):
-        return None   # answered from the graph, then the dialogue goes on (its findings still count)
-    if loop != HANDOFF_FORM and intent == "request_human" and latest_polarity(events) == "deny":
-        return Decision(HANDOFF_LEFT)      # "no thanks, I don't want a call"
-    if loop != HANDOFF_FORM and intent != classified_intent(events):
-        return Decision(TRIAGE_FORM, end_screen=loop not in (None, TRIAGE_FORM))   # "3 weeks" is no phone number
-    before, after = state_from_events(events[:last_user], k), state_from_events(events, k)
-    if _reported_something_new(before, after) or (loop == CONSENT_FORM and _latest_mentions(events)):
-        return Decision(TRIAGE_FORM, end_screen=loop not in (None, TRIAGE_FORM))
-    if loop is None and intent not in INTENTS_WITH_OWN_RULES and _outcome_given(events) and _latest_mentions(events):
-        return Decision(NOTED)   # more about what was already said: no dead end, the advice stands
-    if loop == TRIAGE_FORM and latest_intent(events) not in OWN_RULES_IN_THE_SCREEN:
-        return Decision(TRIAGE_FORM)   # an answer the rules have no step for: the form reads it
+@dataclass(frozen=True)
+class Row:
+    """One transition: after `after`, if `when` holds, `then` (None leaves the turn to the rules)."""
+    name: str
+    after: str
+    when: Callable[[View], bool]
+    then: Callable[[View], Decision | None]
+
+
+def _always(view: View) -> bool:
+    return True
+
+
+def _go(action: str, end_screen: bool = False) -> Callable[[View], Decision]:
+    return lambda view: Decision(action, end_screen)
+
+
+def _leave_to_rules(view: View) -> None:
     return None
+
+
+# The dialogue's decisions, one home: rows are tried in order; the first whose `after` and `when`
+# hold decides. Rows after a message come first; Rasa's rules (nlu_data/rules.yml) handle what no
+# row decides (greetings, questions, small talk, the forms' own steps).
+TABLE: tuple[Row, ...] = (
+    # -- right after a patient's message --
+    Row("escalate a new red flag", MESSAGE,
+        lambda v: needs_escalation(v.outcome, v.announced, v.k),
+        lambda v: Decision(ESCALATE, end_screen=v.outcome.level == "emergency")),
+    Row("retry a lost step", MESSAGE, lambda v: v.lost is not None, lambda v: Decision(v.lost)),
+    Row("open a bare first message", MESSAGE,
+        lambda v: v.first_message and not v.opened and v.intent in OPENED_BY, _go(OPENING)),
+    Row("no leaves the callback form", MESSAGE,
+        lambda v: v.loop == HANDOFF_FORM and v.polarity == "deny", _go(HANDOFF_LEFT, end_screen=True)),
+    Row("the opening rules come first", MESSAGE, lambda v: not v.opened, _leave_to_rules),
+    Row("a question is answered first", MESSAGE,
+        lambda v: v.intent == "ask_question" and v.text.rstrip().endswith("?"), _leave_to_rules),
+    Row("no thanks to a call", MESSAGE,
+        lambda v: v.loop != HANDOFF_FORM and v.intent == "request_human" and v.polarity == "deny",
+        _go(HANDOFF_LEFT)),
+    Row("a misread intent goes to the screen", MESSAGE,     # "3 weeks" is no phone number
+        lambda v: v.loop != HANDOFF_FORM and v.intent != classified_intent(v.events), View.to_screen),
+    Row("new evidence goes to the screen", MESSAGE,
+        lambda v: _reported_something_new(v.state_before_message, v.state)
+        or (v.loop == CONSENT_FORM and v.mentions), View.to_screen),
+    Row("more of what was said after the advice", MESSAGE,  # no dead end: the advice stands
+        lambda v: v.loop is None and v.intent not in INTENTS_WITH_OWN_RULES and v.outcome_given and v.mentions,
+        _go(NOTED)),
+    Row("the form reads an answer the rules have no step for", MESSAGE,
+        lambda v: v.loop == TRIAGE_FORM and v.intent not in OWN_RULES_IN_THE_SCREEN, _go(TRIAGE_FORM)),
+    # -- after an action --
+    Row("record the advice given", ESCALATE, _always, _go(RECORD)),
+    Row("after urgent advice, ask what could still be an emergency", RECORD,
+        lambda v: bool(v.announced) and v.announced[-1].level == "urgent" and bool(v.outcome.pending),
+        _go(TRIAGE_FORM)),
+    Row("after the advice, listen once consent is settled", RECORD, lambda v: v.consent_settled, _go(LISTEN)),
+    Row("after the advice, ask for consent", RECORD, _always, _go(CONSENT_FORM)),
+    Row("never silent", ANY_ACTION, lambda v: _silent_failure(v.events, v.custom_actions), _go(DEGRADED)),
+    Row("consent after the opening", OPENING, lambda v: v.loop is None and not v.consent_settled,
+        _go(CONSENT_FORM)),
+    Row("listen after the apology", DEGRADED, _always, _go(LISTEN)),
+    Row("listen after noting", NOTED, _always, _go(LISTEN)),
+    Row("the screen resumes after leaving the callback form", HANDOFF_LEFT,
+        lambda v: v.handoff_interrupted_screen, _go(TRIAGE_FORM)),
+    Row("listen after leaving the callback form", HANDOFF_LEFT, _always, _go(LISTEN)),
+    Row("consent after the outcome", TRIAGE_OUTCOME,          # with no complaint there is no outcome
+        lambda v: not v.consent_settled and bool(v.state.complaints), _go(CONSENT_FORM)),
+    Row("listen after consent given after the outcome", RECORD_CONSENT,
+        lambda v: _consent_asked_after_outcome(v.events), _go(LISTEN)),
+    Row("the screen starts after a retried consent", RECORD_CONSENT, lambda v: v.retried, _go(TRIAGE_FORM)),
+    Row("listen after a retried outcome", TRIAGE_OUTCOME, lambda v: v.retried, _go(LISTEN)),
+    Row("the screen resumes after the callback request", RECORD_HANDOFF,
+        lambda v: v.handoff_interrupted_screen, _go(TRIAGE_FORM)),
+    Row("listen after a retried callback request", RECORD_HANDOFF, lambda v: v.retried, _go(LISTEN)),
+)
+
+
+def explain(events: Iterable[dict], custom_actions: set[str], k: Knowledge | None = None
+            ) -> tuple[Row | None, Decision | None]:
+    """The row that decides the next step, and its decision (None: the rules decide)."""
+    view = View(session(list(events)), custom_actions, k or knowledge())
+    for row in TABLE:
+        if row.after in (view.after, ANY_ACTION) and not (row.after == ANY_ACTION and view.after == MESSAGE) \
+                and row.when(view):
+            decision = row.then(view)
+            if decision and view.after == MESSAGE and _rejected_after(view.events, view.last_user, decision.action):
+                return row, None   # the form found nothing to read: the rules answer, not a silent listen
+            return row, decision
+    return None, None
 
 
 def decide(events: Iterable[dict], custom_actions: set[str], k: Knowledge | None = None) -> Decision | None:
     """The action the policy insists on next, or None to leave it to the other policies."""
-    k = k or knowledge()
-    events = session(list(events))
-    last_action = last_index(events, "action")
-    last_user = last_index(events, "user")
-    previous = events[last_action].get("name") if last_action >= 0 else None
-
-    if last_user > last_action:  # a new message from the patient
-        outcome = evaluate(state_from_events(events, k).findings, k)
-        if needs_escalation(outcome, escalations(events, k), k):
-            return Decision(ESCALATE, end_screen=outcome.level == "emergency")
-        lost = _step_lost_before(events, last_user)
-        first_message = sum(e.get("event") == "user" for e in events) == 1
-        if first_message and not lost and not _opened(events) and latest_intent(events) in OPENED_BY:
-            return Decision(OPENING)
-        decision = Decision(lost) if lost else _evidence_decision(events, last_user, k)
-        if decision and _rejected_after(events, last_user, decision.action):
-            return None   # the form found nothing to read: the rules answer, not a silent listen
-        return decision
-    if previous == ESCALATE:
-        return Decision(RECORD)
-    if previous == RECORD:
-        announced = escalations(events, k)
-        outcome = evaluate(state_from_events(events, k).findings, k)
-        if announced and announced[-1].level == "urgent" and outcome.pending:
-            return Decision(TRIAGE_FORM)
-        return Decision(LISTEN if _consent_settled(events) else CONSENT_FORM)
-    if _silent_failure(events, custom_actions):
-        return Decision(DEGRADED)
-    if previous == OPENING and active_loop(events) is None and not _consent_settled(events):
-        return Decision(CONSENT_FORM)
-    if previous == DEGRADED:
-        return Decision(LISTEN)
-    if previous == NOTED:
-        return Decision(LISTEN)
-    if previous == HANDOFF_LEFT:
-        return Decision(TRIAGE_FORM) if _screen_was_interrupted_by_handoff(events) else Decision(LISTEN)
-    if previous == TRIAGE_OUTCOME and not _consent_settled(events) and state_from_events(events, k).complaints:
-        return Decision(CONSENT_FORM)  # the outcome was given (with no complaint there is none)
-    if previous == RECORD_CONSENT and _consent_asked_after_outcome(events):
-        return Decision(LISTEN)
-    retried = last_action > last_user and _step_lost_before(events, last_user) == previous \
-        and last_index(events[:last_action], "action") < last_user
-    if retried and previous == RECORD_CONSENT:
-        return Decision(TRIAGE_FORM)  # as the consent rule goes on
-    if retried and previous == TRIAGE_OUTCOME:
-        return Decision(LISTEN)
-    if previous == RECORD_HANDOFF and _screen_was_interrupted_by_handoff(events):
-        return Decision(TRIAGE_FORM)
-    if retried and previous == RECORD_HANDOFF:
-        return Decision(LISTEN)
-    return None
+    return explain(events, custom_actions, k)[1]

@@ -59,7 +59,6 @@ TRIAGE_OUTCOME = "action_triage_outcome"
 # Steps the rules do not come back to once their events are lost (a form that was already
 # active is re-run by the rules on the next message anyway).
 RETRIED_STEPS = (RECORD_CONSENT, TRIAGE_FORM, TRIAGE_OUTCOME, RECORD_HANDOFF)
-ESCALATION_LEVELS = ("emergency", "urgent")
 HANDOFF_LEFT = "utter_handoff_left"
 NOTED = "utter_noted"
 OPENING = "utter_opening"
@@ -78,7 +77,7 @@ class Decision:
 
 def needs_escalation(outcome: Outcome, before: list[Outcome], k: Knowledge) -> bool:
     """A new emergency/urgent flag at the outcome's level, or a more urgent level than before."""
-    if outcome.level not in ESCALATION_LEVELS:
+    if not outcome.is_escalation:
         return False
     highest = max((o.level for o in before), key=k.level_rank, default="self_care")
     if k.level_rank(outcome.level) > k.level_rank(highest):

@@ -17,7 +17,9 @@ import yaml
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DATA_FILES = ("sources.yaml", "graph.yaml", "lexicon.yaml", "findings.yaml", "red_flags.yaml",
               "advice.yaml", "plan.yaml", "explanations.yaml")
-LEVELS = ("emergency", "urgent", "routine", "self_care")
+LEVELS = ("emergency", "urgent", "routine", "self_care")     # red_flags.yaml `levels`, most urgent first
+# Levels whose advice is given at once, at any turn, interrupting whatever is going on.
+ESCALATING_LEVELS = LEVELS[:2]
 NODE_TYPES = ("muscle", "muscle_group", "nerve", "nerve_root", "bone", "tendon", "joint", "movement",
               "condition", "symptom", "habit", "self_care_step")
 FINDING_KINDS = ("symptom", "risk", "habit")

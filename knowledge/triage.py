@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from knowledge.model import Knowledge, Question, TriageRule, knowledge
+from knowledge.model import ESCALATING_LEVELS, Knowledge, Question, TriageRule, knowledge
 
 PRESENT, ABSENT, UNCERTAIN = "present", "absent", "uncertain"
 KNOWN = (PRESENT, ABSENT, UNCERTAIN)
@@ -43,7 +43,7 @@ class Outcome:
 
     @property
     def is_escalation(self) -> bool:
-        return self.level in ("emergency", "urgent")
+        return self.level in ESCALATING_LEVELS
 
 
 def present_findings(findings: Mapping[str, str], k: Knowledge | None = None) -> set[str]:

@@ -24,8 +24,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import declarative_base
 from sqlalchemy.types import DateTime, TypeDecorator
 
-# Triage levels, most urgent first, with the rank the console sorts on (0 = no outcome yet).
-LEVEL_RANKS = {"emergency": 4, "urgent": 3, "routine": 2, "self_care": 1}
+from knowledge.model import LEVELS
+
+# Triage levels, most urgent first, with the rank the console sorts on (0 = no outcome yet):
+# emergency 4 ... self_care 1, as stored in conversations.urgency_rank.
+LEVEL_RANKS = {level: len(LEVELS) - index for index, level in enumerate(LEVELS)}
 REVIEW_STATUSES = ("new", "reviewed", "follow_up")
 HANDOFF_STATUSES = ("open", "contacted", "closed")
 CONTACT_METHODS = ("phone", "email")

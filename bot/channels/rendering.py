@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from clinic.settings import get_settings
+from knowledge.model import ESCALATING_LEVELS
 
 logger = logging.getLogger(__name__)
 
-ESCALATION_LEVELS = frozenset({"emergency", "urgent"})
 PASSED_THROUGH_KEYS = ("custom", "image", "attachment")
 CHOOSE_PROMPT = "Please choose one:"
 
@@ -109,7 +109,7 @@ def triage_level(message: Message) -> Optional[str]:
 
 
 def is_escalation(message: Message) -> bool:
-    return triage_level(message) in ESCALATION_LEVELS
+    return triage_level(message) in ESCALATING_LEVELS
 
 
 def escalations_first(messages: Iterable[Message]) -> List[Message]:

@@ -9,7 +9,6 @@ from typing import Any, Callable
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from clinic.settings import get_settings
 from knowledge.conversation import ConversationState, state_from_events
 from knowledge.events import escalations
 
@@ -18,13 +17,6 @@ logger = logging.getLogger(__name__)
 
 def conversation(tracker: Tracker) -> ConversationState:
     return state_from_events(tracker.events)
-
-
-def contact_details() -> dict[str, str]:
-    settings = get_settings()
-    return {"emergency_number": settings.emergency_number, "urgent_number": settings.urgent_number,
-            "clinic_phone": settings.clinic_phone, "clinic_hours": settings.clinic_hours,
-            "clinic_name": settings.clinic_name}
 
 
 def last_user_timestamp(tracker: Tracker) -> float:

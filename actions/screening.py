@@ -8,8 +8,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import contact_details, conversation, last_user_timestamp, now, store
+from actions.common import conversation, last_user_timestamp, now, store
 from actions.forms import ConversationFormValidation
+from clinic.settings import contact_details
 from knowledge.conversation import PROXY_QUESTION, ConversationState, turns_from_events
 from knowledge.messages import outcome_messages
 from knowledge.model import knowledge

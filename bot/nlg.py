@@ -16,18 +16,11 @@ from rasa.core.nlg.response import TemplatedNaturalLanguageGenerator
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from clinic.settings import get_settings
+from clinic.settings import contact_details
 from knowledge.conversation import PROXY_QUESTION, state_from_events
 from knowledge.messages import escalation_message, proxy_message, question_message, safety_net_message
 from knowledge.model import knowledge
 from knowledge.triage import PRESENT, WHICH
-
-
-def contact_details() -> dict[str, str]:
-    settings = get_settings()
-    return {"emergency_number": settings.emergency_number, "urgent_number": settings.urgent_number,
-            "clinic_phone": settings.clinic_phone, "clinic_hours": settings.clinic_hours,
-            "clinic_name": settings.clinic_name}
 
 
 class ClinicNLG(TemplatedNaturalLanguageGenerator):

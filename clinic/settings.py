@@ -101,6 +101,14 @@ class Settings:
         default_factory=lambda: _env_int("CLINIC_LOGIN_LOCKOUT_MINUTES", 15))
 
 
+def contact_details() -> dict[str, str]:
+    """The numbers and names every message to a patient fills in (knowledge/messages.py)."""
+    settings = get_settings()
+    return {"emergency_number": settings.emergency_number, "urgent_number": settings.urgent_number,
+            "clinic_phone": settings.clinic_phone, "clinic_hours": settings.clinic_hours,
+            "clinic_name": settings.clinic_name}
+
+
 def with_secret_key(settings: Settings) -> Settings:
     """The settings with a key to sign and hash with: CLINIC_SECRET_KEY, or for local use the
     machine's key in var/ (made on first use). Only the processes that need a key call this:

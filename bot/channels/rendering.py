@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from clinic.settings import get_settings
+from clinic.settings import contact_details, get_settings
 from knowledge.model import ESCALATING_LEVELS
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,6 @@ def failure_messages(recipient_id: str, text: str) -> List[Message]:
     without the rest of the conversation, then the emergency line and the apology."""
     advice: List[Message] = []
     try:
-        from bot.nlg import contact_details
         from knowledge.conversation import Turn, conversation_state
         from knowledge.messages import escalation_message
         from knowledge.nlp.pipeline import analyse

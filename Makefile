@@ -27,7 +27,7 @@ export RASA_TELEMETRY_ENABLED := false
 export SANIC_REQUEST_MAX_SIZE ?= 1048576
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help run test shell train spacy bench bench-assertion bench-nlu bench-console bench-rasa bench-questions \
+.PHONY: help run test shell train spacy bench bench-assertion bench-nlu bench-console bench-rasa bench-questions bench-readability \
 	bench-findings bench-triage fuzz audit validate lint setup setup-dev browser clean
 
 help:
@@ -129,6 +129,10 @@ bench-questions: $(VENV)/.app
 bench-findings: $(VENV)/.app
 	$(PY) benchmarks/findings.py
 
+# Reading level (Flesch-Kincaid, textstat) and length of every message the bot can say.
+bench-readability: $(VENV)/.dev
+	$(PY) benchmarks/readability.py
+
 # Blind patient scripts played over REST, and findings on blind single messages, dev and test splits
 # (benchmarks/data/triage/). Starts its own bot unless BENCH_URL names a running one.
 bench-triage: $(VENV)/.dev $(MODEL) $(CREDENTIALS) $(SPACY)/meta.json
@@ -138,7 +142,7 @@ bench-triage: $(VENV)/.dev $(MODEL) $(CREDENTIALS) $(SPACY)/meta.json
 fuzz: $(VENV)/.dev $(MODEL) $(CREDENTIALS)
 	$(PY) benchmarks/fuzz.py
 
-bench: bench-assertion bench-findings bench-questions bench-triage bench-nlu bench-console bench-rasa
+bench: bench-assertion bench-findings bench-questions bench-readability bench-triage bench-nlu bench-console bench-rasa
 
 clean:
 	rm -rf build models var/credentials.yml results test-artifacts

@@ -1,0 +1,86 @@
+"""Every message the bot can say, gathered from where it is written, and its reading grade
+(Flesch-Kincaid, textstat 0.7.8). Shared by tests/knowledge/test_readability.py and
+benchmarks/readability.py."""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import textstat
+import yaml
+
+from clinic.settings import contact_details
+from knowledge.conversation import ConversationState
+from knowledge.explain import explain
+from knowledge.messages import escalation_message, outcome_messages, proxy_message, question_message, which_message
+from knowledge.model import Knowledge, knowledge
+from knowledge.triage import PRESENT, evaluate
+
+RESPONSES = Path(__file__).resolve().parent.parent / "bot" / "domain" / "responses.yml"
+# Ordinary presentations with no red flag: what most patients get as their outcome.
+TYPICAL = {
+    "back strain": {"back_pain": PRESENT},
+    "night cramps": {"night_cramps": PRESENT, "calf_cramps": PRESENT},
+    "tight calves": {"calf_tension": PRESENT},
+    "pulled calf": {"calf_pain": PRESENT, "minor_fall": PRESENT},
+}
+_MARKUP = re.compile(r"^\s*(?:[-*•]|\d+\.)\s*", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Message:
+    where: str
+    text: str
+
+    @property
+    def plain(self) -> str:
+        """The text as read: list markers dropped, each line a sentence."""
+        lines = [line.strip() for line in _MARKUP.sub("", self.text).splitlines() if line.strip()]
+        return " ".join(line if line[-1] in ".?!:" else line + "." for line in lines)
+
+    @property
+    def grade(self) -> float:
+        return textstat.flesch_kincaid_grade(self.plain)
+
+
+def _responses(contact: dict) -> list[Message]:
+    fill = defaultdict(str, contact)
+    data = yaml.safe_load(RESPONSES.read_text(encoding="utf-8"))["responses"]
+    return [Message(f"responses.yml {name}", variant["text"].format_map(fill))
+            for name, variants in data.items() for variant in variants if variant.get("text")]
+
+
+def _firing(rule) -> dict[str, str]:
+    return {group[0]: PRESENT for group in rule.when}
+
+
+def every_message(k: Knowledge | None = None) -> list[Message]:
+    k = k or knowledge()
+    contact = contact_details()
+    messages = _responses(contact)
+    messages.append(Message("proxy question", proxy_message(k)["text"]))
+    for question in k.questions:
+        messages.append(Message(f"question {question.id}", question_message(question, {}, k)["text"]))
+        if len(question.items) > 1:
+            messages.append(Message(f"which of {question.id}", which_message(question, list(question.items), k)["text"]))
+    for rule in k.rules:
+        findings = _firing(rule)
+        outcome = evaluate(findings, k)
+        if outcome.is_escalation:
+            messages.append(Message(f"escalation {rule.id}", escalation_message(outcome, contact, findings, k)["text"]))
+        else:
+            for index, message in enumerate(outcome_messages(ConversationState(findings=findings), contact, k)):
+                messages.append(Message(f"outcome {rule.id} #{index + 1}", message["text"]))
+    for name, findings in TYPICAL.items():
+        for index, message in enumerate(outcome_messages(ConversationState(findings=dict(findings)), contact, k)):
+            messages.append(Message(f"outcome {name} #{index + 1}", message["text"]))
+    for node in k.nodes:
+        answer = explain(node, k)
+        if answer.text:
+            messages.append(Message(f"explanation {node}", answer.text))
+    unique: dict[str, Message] = {}
+    for message in messages:
+        unique.setdefault(message.text, message)
+    return list(unique.values())

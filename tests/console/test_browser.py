@@ -77,7 +77,7 @@ def test_open_a_transcript_with_the_chosen_button_findings_and_outcome(
         ("Bot", "Please call 999 or go to A&E now."),
     ]
     findings = browser.find_element(By.ID, "findings").text
-    assert "saddle anaesthesia" in findings and "present" in findings
+    assert "saddle numbness" in findings and "present" in findings
     outcome = outcome_text(browser)
     assert "cauda_equina.saddle_or_sphincter" in outcome and "NICE CKS Sciatica" in outcome
     assert "07700" not in browser.page_source

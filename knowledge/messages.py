@@ -154,7 +154,8 @@ def outcome_messages(state: ConversationState, contact: Contact, k: Knowledge | 
         answer = explain(topic, k)
         messages.append({"text": answer.text, "custom": {"explanation": {"topic": topic, "sources": answer.sources}}})
     steps = [step for step in plan if step.id != "safety_net"]
-    lines = [k.advice["plan_intro"]] + [f"{i}. {s.title[0].upper()}{s.title[1:]}: {' '.join((s.text, *s.notes))}"
+    in_clinic_order = bool(steps) and bool(k.plan_steps[steps[0].id].why_first)
+    lines = [k.advice["plan_intro" if in_clinic_order else "plan_intro_other"]] + [f"{i}. {s.title[0].upper()}{s.title[1:]}: {' '.join((s.text, *s.notes))}"
                                         for i, s in enumerate(steps, 1)]
     messages.append({"text": "\n".join(lines), "custom": {"plan": [s.as_dict() for s in steps]}})
     messages.append(safety_net_message(findings, outcome, contact, k))

@@ -136,6 +136,7 @@ class PlanStepRule:
     tailor: dict[str, str]
     why_first: str = ""
     why_first_source: Citation | None = None
+    exclude_if_any: tuple[str, ...] = ()    # findings that keep the step out, even an `always` one
 
 
 @dataclass(frozen=True)
@@ -430,8 +431,8 @@ def _load_advice(reader: _Reader, sources: dict[str, Source]) -> dict[str, Any]:
         reader.citation(f"levels.{level}", body.get("source"), sources)
         if not isinstance(body.get("steps"), list):
             raise reader.fail(f"levels.{level}", "'steps' must be a list")
-    for key in ("reason", "reason_unsure", "not_a_diagnosis", "self_care_reason", "plan_intro", "which_intro",
-                "proxy_question"):
+    for key in ("reason", "reason_unsure", "not_a_diagnosis", "self_care_reason", "plan_intro", "plan_intro_other",
+                "which_intro", "proxy_question"):
         reader.text(key, reader.data, key)
     safety = reader.section("safety_net")
     for key in ("title", "emergency", "urgent", "routine", "closing"):
@@ -447,15 +448,16 @@ def _load_plan(reader: _Reader, nodes: dict[str, Node], findings: dict[str, Find
             raise reader.fail(sid, "is not a self_care_step node in graph.yaml")
         body = body or {}
         include = reader.words(sid, body.get("include_if_any", []))
+        exclude = reader.words(sid, body.get("exclude_if_any", []))
         tailor = body.get("tailor") or {}
-        unknown = [f for f in (*include, *tailor) if f not in findings]
+        unknown = [f for f in (*include, *exclude, *tailor) if f not in findings]
         if unknown:
             raise reader.fail(sid, f"unknown findings {unknown}")
         if not body.get("always") and not include:
             raise reader.fail(sid, "needs 'always: true' or 'include_if_any'")
         why_first_source = reader.citation(sid, body.get("source"), sources) if body.get("why_first") else None
         steps[sid] = PlanStepRule(sid, bool(body.get("always")), include, dict(tailor),
-                                  str(body.get("why_first", "")).strip(), why_first_source)
+                                  str(body.get("why_first", "")).strip(), why_first_source, exclude)
     missing = [n.id for n in nodes.values() if n.type == "self_care_step" and n.id not in steps]
     if missing:
         raise reader.fail("steps", f"no inclusion rule for steps {missing}")

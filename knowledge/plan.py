@@ -46,7 +46,7 @@ def build_plan(findings: Mapping[str, str], k: Knowledge | None = None) -> list[
     plan = []
     for step_id in step_order(k):
         rule = k.plan_steps[step_id]
-        if not (rule.always or present & set(rule.include_if_any)):
+        if not (rule.always or present & set(rule.include_if_any)) or present & set(rule.exclude_if_any):
             continue
         node = k.nodes[step_id]
         notes = tuple(note for finding, note in rule.tailor.items() if finding in present)

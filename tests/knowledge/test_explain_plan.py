@@ -113,3 +113,23 @@ def test_self_care_outcome_has_reason_explanation_ordered_plan_then_safety_net()
     ids = [step["id"] for step in plan["custom"]["plan"]]
     assert ids.index("heel_walking") < ids.index("gastrocnemius_stretch")
     assert safety["text"].startswith("Know when to get help") and "112" in safety["text"]
+
+
+def test_calf_pain_on_walking_that_eases_with_rest_gets_a_circulation_check_not_calf_stretches():
+    k = knowledge()
+    plan = build_plan({"claudication_pattern": "present", "calf_tension": "present", "back_pain": "present"}, k)
+    ids = [step.id for step in plan]
+    assert not {"heel_walking", "gastrocnemius_stretch", "soleus_stretch", "root_cause_assessment"} & set(ids)
+    assert ids == ["related_muscles", "circulation_check", "safety_net"]   # the back still gets its step
+    check = next(step for step in plan if step.id == "circulation_check")
+    assert "nice_cg147" in check.sources and "keep walking" in check.text.lower()
+    assert [s.id for s in build_plan({"calf_tension": "present"}, k)][:3] == \
+        ["heel_walking", "gastrocnemius_stretch", "soleus_stretch"]   # without it, the clinic's order
+
+
+def test_a_plan_out_of_the_clinics_order_does_not_claim_it():
+    k = knowledge()
+    texts = [m["text"] for m in outcome_messages(ConversationState(findings={"claudication_pattern": "present"}), {
+        "emergency_number": "999", "urgent_number": "111", "clinic_phone": "0", "clinic_hours": "", "clinic_name": ""}, k)]
+    plan = next(text for text in texts if "self-care plan" in text)
+    assert plan.startswith(k.advice["plan_intro_other"]) and "Stretching the calf does not treat this" in plan

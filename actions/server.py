@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 import sys
 import traceback
 from typing import Any, List, Optional, Text, Union
@@ -32,6 +31,8 @@ from rasa_sdk.plugin import plugin_manager
 from sanic import Sanic, response
 from sanic.exceptions import SanicException
 from sanic.request import Request
+
+from clinic.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def create_server_app(action_package_name: Union[Text, Any],
                       auto_reload: bool = False, token: Optional[str] = None) -> Sanic:
     app = create_app(action_package_name, cors_origins=cors_origins, auto_reload=auto_reload)
     answer_errors_without_the_request(app)
-    token = os.environ.get(TOKEN_ENV, "").strip() if token is None else token
+    token = get_settings().action_server_token if token is None else token
     if token:
         require_token(app, token)
     else:
@@ -102,7 +103,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     app = create_server_app(args.actions, cors_origins=args.cors, auto_reload=args.auto_reload)
     plugin_manager().hook.attach_sanic_app_extensions(app=app)
     ssl_context = create_ssl_context(args.ssl_certificate, args.ssl_keyfile, args.ssl_password)
-    host = os.environ.get("SANIC_HOST", DEFAULT_HOST)
+    host = get_settings().sanic_host
     logger.info("Action endpoint is up and running on %s://%s:%s",
                 "https" if ssl_context else "http", host, args.port)
     app.run(host, args.port, ssl=ssl_context, workers=utils.number_of_sanic_workers())

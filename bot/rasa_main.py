@@ -6,9 +6,10 @@ is added inside the process. The API is refused without a token rather than left
 """
 from __future__ import annotations
 
-import os
 import sys
 from typing import Mapping, Sequence
+
+from clinic.settings import environment
 
 TOKEN_VARIABLE = "RASA_API_TOKEN"
 
@@ -24,7 +25,7 @@ def argv_with_token(argv: Sequence[str], env: Mapping[str, str]) -> list[str]:
 
 
 if __name__ == "__main__":
-    sys.argv = argv_with_token(sys.argv, os.environ)
+    sys.argv = argv_with_token(sys.argv, environment())
     from rasa.__main__ import main
 
     main()

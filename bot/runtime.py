@@ -14,7 +14,6 @@ components (bot/components.py and bot/policy.py import this module).
    the channel then answers with its fallback (the advice for any emergency in the message, the
    emergency line, "please send it again") and the stored conversation stays whole.
 """
-import os
 from functools import lru_cache
 
 import jsonschema
@@ -22,7 +21,9 @@ import rasa.core.actions.action as rasa_action
 import rasa.utils.endpoints as rasa_endpoints
 from rasa.core.tracker_store import FailSafeTrackerStore
 
-ACTION_TIMEOUT_SECONDS = int(os.environ.get("CLINIC_ACTION_TIMEOUT_SECONDS", "10") or 10)
+from clinic.settings import get_settings
+
+ACTION_TIMEOUT_SECONDS = get_settings().action_timeout_seconds
 
 # Both modules read this constant at call time (aiohttp ClientTimeout and the action request).
 rasa_action.DEFAULT_REQUEST_TIMEOUT = ACTION_TIMEOUT_SECONDS

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any, Optional, Text
@@ -33,7 +32,7 @@ from clinic.settings import get_settings
 logger = logging.getLogger(__name__)
 # How long a turn waits for the database before it fails (bot/runtime.py, item 3); below the
 # proxy's 60 s read timeout even when a read and a save both wait.
-DB_RETRY_SECONDS = float(os.environ.get("CLINIC_DB_RETRY_SECONDS", "25") or 25)
+DB_RETRY_SECONDS = get_settings().db_retry_seconds
 REDIS_RETRY_SECONDS = 30.0
 
 

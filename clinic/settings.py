@@ -1,22 +1,103 @@
-"""Settings read from the environment, one home for every variable the services use.
+"""Settings read from the environment: one typed object (pydantic's BaseSettings) that every
+process reads, and the only place the environment is read.
 
-docker-compose.yml, the Makefile and the tests set these same variables.
+docker-compose.yml, the Makefile and the tests set these same variables. A variable set but blank
+counts as unset (compose passes `${VAR:-}` through as an empty string).
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import secrets
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Dict, Mapping, Tuple
+
+from pydantic import BaseSettings, Field
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("CLINIC_VAR_DIR", REPO_ROOT / "var"))
 
 
-def _env(name: str, default: str = "") -> str:
-    value = os.environ.get(name, "").strip()
-    return value or default
+def environment() -> Mapping[str, str]:
+    """The raw environment, for the tools that hand it on whole: the credentials file generator
+    (every messaging platform's variables) and the Rasa launcher (its API token)."""
+    return os.environ
+
+
+def _var_dir() -> Path:
+    return Path(os.environ.get("CLINIC_VAR_DIR", "").strip() or REPO_ROOT / "var")
+
+
+VAR_DIR = _var_dir()
+
+
+class Settings(BaseSettings):
+    # Storage: SQLite file by default, PostgreSQL when CLINIC_DATABASE_URL says so.
+    database_url: str = Field(default_factory=lambda: f"sqlite:///{VAR_DIR / 'clinic.db'}")
+    # Redis: lock store and shared rate limits for several Rasa replicas; unset = in-memory.
+    redis_url: str = ""
+    # What patients are told to call.
+    emergency_number: str = "999"
+    urgent_number: str = "111"
+    clinic_name: str = Field("the clinic", env="CLINIC_NAME")
+    clinic_phone: str = Field("01632 960000", env="CLINIC_PHONE")
+    clinic_hours: str = Field("Mon-Fri 08:00-18:00", env="CLINIC_HOURS")
+    clinic_timezone: str = Field("Europe/London", env="CLINIC_TIMEZONE")
+    out_of_hours_message: str = "The clinic is closed right now, so the team will get in touch after it opens"
+    # Staff console. Empty when unset; the web app and the storage CLI then use with_secret_key().
+    secret_key: str = ""
+    retention_days: int = 365
+    # Conversations without consent keep no text beyond this many hours.
+    unconsented_retention_hours: int = 24
+    # Where the widget finds Rasa (socket.io), as the browser sees it.
+    rasa_public_url: str = "http://localhost:5005"
+    web_port: int = 8000
+    # Address the web app listens on (0.0.0.0 inside a container).
+    web_host: str = "127.0.0.1"
+    # Served behind a TLS-terminating proxy: Secure cookies and HSTS.
+    behind_tls: bool = False
+    # Reverse proxies in front of the web app whose X-Forwarded-* headers are trusted.
+    trusted_proxies: int = 0
+    # Staff console sessions end after this much inactivity, and this long after login at most.
+    staff_idle_minutes: int = 480
+    staff_max_session_hours: int = 12
+    # Failed console logins per account before a lockout (per address: four times this).
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
+    # Channels: bodies above this get 413 from the channel (SANIC_REQUEST_MAX_SIZE caps every route).
+    max_body_bytes: int = 64 * 1024
+    max_message_chars: int = 20000
+    # Token buckets: steady rate per minute and burst size; a rate of 0 disables the rule.
+    rate_limit_per_minute: int = 30
+    rate_limit_burst: int = 10
+    rate_limit_ip_per_minute: int = 300
+    rate_limit_ip_burst: int = 100
+    rate_limit_prefix: str = "clinic:ratelimit:"
+    # Browser origins allowed to open the widget's socket (comma-separated); unset = no check.
+    socket_origins: str = ""
+    # Rasa: how long a call to the action server and a wait for the database may take.
+    action_timeout_seconds: int = 10
+    db_retry_seconds: float = 25.0
+    # Shared secret between Rasa and the action server; empty = no check (local use).
+    action_server_token: str = ""
+    # Address the action server listens on.
+    sanic_host: str = Field("127.0.0.1", env="SANIC_HOST")
+    # The storage CLI: a new admin's password (else asked on the terminal), and who ran it.
+    admin_password: str | None = None
+    user: str = Field("unknown", env="USER")
+
+    class Config:
+        env_prefix = "CLINIC_"
+        anystr_strip_whitespace = True
+
+        @classmethod
+        def customise_sources(cls, init_settings, env_settings, file_secret_settings):
+            def env_without_blanks(settings: BaseSettings) -> Dict[str, Any]:
+                return {key: value for key, value in env_settings(settings).items()
+                        if not (isinstance(value, str) and not value.strip())}
+            return init_settings, env_without_blanks, file_secret_settings
+
+    @property
+    def allowed_socket_origins(self) -> Tuple[str, ...]:
+        return tuple(origin.strip().rstrip("/") for origin in self.socket_origins.split(",") if origin.strip())
 
 
 def _local_secret_key() -> str:
@@ -33,74 +114,6 @@ def _local_secret_key() -> str:
     return path.read_text().strip()
 
 
-def _env_bool(name: str, default: bool = False) -> bool:
-    raw = _env(name).lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{name} must be true or false, got {raw!r}")
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = _env(name)
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError as error:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from error
-
-
-@dataclass(frozen=True)
-class Settings:
-    # Storage: SQLite file by default, PostgreSQL when CLINIC_DATABASE_URL says so.
-    database_url: str = field(default_factory=lambda: _env(
-        "CLINIC_DATABASE_URL", f"sqlite:///{VAR_DIR / 'clinic.db'}"))
-    # Redis: lock store and shared rate limits for several Rasa replicas; unset = in-memory.
-    redis_url: str = field(default_factory=lambda: _env("CLINIC_REDIS_URL"))
-    # What patients are told to call.
-    emergency_number: str = field(default_factory=lambda: _env("CLINIC_EMERGENCY_NUMBER", "999"))
-    urgent_number: str = field(default_factory=lambda: _env("CLINIC_URGENT_NUMBER", "111"))
-    clinic_name: str = field(default_factory=lambda: _env("CLINIC_NAME", "the clinic"))
-    clinic_phone: str = field(default_factory=lambda: _env("CLINIC_PHONE", "01632 960000"))
-    clinic_hours: str = field(default_factory=lambda: _env(
-        "CLINIC_HOURS", "Mon-Fri 08:00-18:00"))
-    clinic_timezone: str = field(default_factory=lambda: _env("CLINIC_TIMEZONE", "Europe/London"))
-    out_of_hours_message: str = field(default_factory=lambda: _env(
-        "CLINIC_OUT_OF_HOURS_MESSAGE",
-        "The clinic is closed right now, so the team will get in touch after it opens"))
-    # Staff console.
-    # Empty when unset; the web app and the storage CLI then use with_secret_key().
-    secret_key: str = field(default_factory=lambda: _env("CLINIC_SECRET_KEY"))
-    retention_days: int = field(default_factory=lambda: _env_int("CLINIC_RETENTION_DAYS", 365))
-    # Conversations without consent keep no text beyond this many hours.
-    unconsented_retention_hours: int = field(
-        default_factory=lambda: _env_int("CLINIC_UNCONSENTED_RETENTION_HOURS", 24))
-    # Where the widget finds Rasa (socket.io), as the browser sees it.
-    rasa_public_url: str = field(default_factory=lambda: _env(
-        "CLINIC_RASA_PUBLIC_URL", "http://localhost:5005"))
-    web_port: int = field(default_factory=lambda: _env_int("CLINIC_WEB_PORT", 8000))
-    # Address the web app listens on (0.0.0.0 inside a container).
-    web_host: str = field(default_factory=lambda: _env("CLINIC_WEB_HOST", "127.0.0.1"))
-    # Served behind a TLS-terminating proxy: Secure cookies and HSTS.
-    behind_tls: bool = field(default_factory=lambda: _env_bool("CLINIC_BEHIND_TLS"))
-    # Reverse proxies in front of the web app whose X-Forwarded-* headers are trusted.
-    trusted_proxies: int = field(default_factory=lambda: _env_int("CLINIC_TRUSTED_PROXIES", 0))
-    # Staff console sessions end after this much inactivity, and this long after login at most.
-    staff_idle_minutes: int = field(
-        default_factory=lambda: _env_int("CLINIC_STAFF_IDLE_MINUTES", 480))
-    staff_max_session_hours: int = field(
-        default_factory=lambda: _env_int("CLINIC_STAFF_MAX_SESSION_HOURS", 12))
-    # Failed console logins per account before a lockout (per address: four times this).
-    login_max_failures: int = field(
-        default_factory=lambda: _env_int("CLINIC_LOGIN_MAX_FAILURES", 5))
-    login_lockout_minutes: int = field(
-        default_factory=lambda: _env_int("CLINIC_LOGIN_LOCKOUT_MINUTES", 15))
-
-
 def contact_details() -> dict[str, str]:
     """The numbers and names every message to a patient fills in (knowledge/messages.py)."""
     settings = get_settings()
@@ -113,7 +126,7 @@ def with_secret_key(settings: Settings) -> Settings:
     """The settings with a key to sign and hash with: CLINIC_SECRET_KEY, or for local use the
     machine's key in var/ (made on first use). Only the processes that need a key call this:
     Settings() is built on every bot message."""
-    return settings if settings.secret_key else dataclasses.replace(settings, secret_key=_local_secret_key())
+    return settings if settings.secret_key else settings.copy(update={"secret_key": _local_secret_key()})
 
 
 def get_settings() -> Settings:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 
 from sqlalchemy import select
@@ -26,11 +25,11 @@ from storage.migrate import upgrade
 from storage.models import ROLES, StaffUser, utcnow
 from storage.passwords import MIN_PASSWORD_LENGTH, hash_password
 
-CLI_ACTOR = "cli:" + (os.environ.get("USER") or "unknown")
+CLI_ACTOR = "cli:" + get_settings().user
 
 
 def _read_password() -> str:
-    password = os.environ.get("CLINIC_ADMIN_PASSWORD")
+    password = get_settings().admin_password
     if password is None:
         if not sys.stdin.isatty():
             raise SystemExit("set CLINIC_ADMIN_PASSWORD or run in a terminal to be prompted")

@@ -207,6 +207,17 @@ def _is_os_environ(node: ast.AST) -> bool:
 
 
 @lru_cache(maxsize=1)
+def _shown(default) -> str | None:
+    """A setting's default as .env.example would write it."""
+    if default is None or default == "":
+        return None if default is None else ""
+    if isinstance(default, bool):
+        return "true" if default else "false"
+    if isinstance(default, float) and default.is_integer():
+        return str(int(default))
+    return str(default)
+
+
 def app_env_reads() -> dict[str, str | None]:
     """Environment variables the project's code reads → their literal default (None if none).
 
@@ -238,7 +249,11 @@ def app_env_reads() -> dict[str, str | None]:
             if name and re.fullmatch(r"[A-Z][A-Z0-9_]*", name):
                 reads.setdefault(name, default)
     from bot.channels.credentials import CHANNELS
+    from clinic.settings import Settings
 
+    for field in Settings.__fields__.values():   # the one settings object: each field's variable(s)
+        for env_name in field.field_info.extra.get("env_names", ()):
+            reads.setdefault(env_name.upper(), _shown(field.default))
     for spec in CHANNELS:
         for name in (*spec.required.values(), *spec.optional.values()):
             reads.setdefault(name, None)

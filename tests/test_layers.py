@@ -53,3 +53,15 @@ def test_the_synthetic_conversations_use_findings_and_rules_that_exist():
     assert findings and findings <= set(k.findings)
     assert rules and rules <= {rule.id for rule in k.rules}
     assert steps and steps <= set(k.plan_steps)
+
+
+def test_the_environment_is_read_in_one_place():
+    """Settings have one home, clinic/settings.py (a pydantic BaseSettings); the product reads no
+    environment variable anywhere else."""
+    import re
+
+    offending = [str(path.relative_to(ROOT)) for package in ("bot", "actions", "knowledge", "storage", "webapp", "clinic")
+                 for path in (ROOT / package).rglob("*.py")
+                 if path != ROOT / "clinic" / "settings.py"
+                 and re.search(r"\bos\.environ\b|\bgetenv\(", path.read_text(encoding="utf-8"))]
+    assert offending == []

@@ -6,7 +6,6 @@ test_live_bot.py: `bot_console` is the console on that database, with the same s
 emptying (the bot and other tests share it), and `bot_console_browser` its logged-out browser.
 """
 import contextlib
-import dataclasses
 import threading
 
 import pytest
@@ -30,9 +29,9 @@ STAFF = ((ADMIN_EMAIL, "admin"), (CLINICIAN_EMAIL, "clinician"))
 # --- building blocks, for any database ------------------------------------------------------
 
 def console_settings(database_url: str):
-    return dataclasses.replace(get_settings(), database_url=database_url, secret_key=SECRET_KEY,
+    return get_settings().copy(update=dict(database_url=database_url, secret_key=SECRET_KEY,
                                clinic_timezone="Europe/London", behind_tls=False,
-                               rasa_public_url="http://localhost:5005")
+                               rasa_public_url="http://localhost:5005"))
 
 
 def console_app(settings):

@@ -1,7 +1,6 @@
 """Console behaviour over HTTP (Flask test client) on the real PostgreSQL."""
 import asyncio
 import csv
-import dataclasses
 import io
 import json
 import logging
@@ -80,8 +79,8 @@ def test_console_pages_are_never_cached_and_the_public_page_may_be(app, engine):
 
 
 def test_behind_tls_adds_hsts_secure_cookies_and_wss_for_the_widget(settings, engine):
-    app = create_app(dataclasses.replace(settings, behind_tls=True,
-                                         rasa_public_url="https://chat.clinic.example"))
+    app = create_app(settings.copy(update=dict(behind_tls=True,
+                                         rasa_public_url="https://chat.clinic.example")))
     client = app.test_client()
     response = client.get("/staff/login")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")

@@ -2,7 +2,6 @@
 under this CSP in tests/web/test_widget.py, which fails on any CSP violation)."""
 from __future__ import annotations
 
-import dataclasses
 import re
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
@@ -17,8 +16,8 @@ RASA = "https://chat.clinic.example"
 
 @pytest.fixture
 def settings(tmp_path):
-    return dataclasses.replace(get_settings(), database_url=f"sqlite:///{tmp_path / 'clinic.db'}",
-                               secret_key="headers-test-secret", rasa_public_url=RASA, behind_tls=False)
+    return get_settings().copy(update=dict(database_url=f"sqlite:///{tmp_path / 'clinic.db'}",
+                               secret_key="headers-test-secret", rasa_public_url=RASA, behind_tls=False))
 
 
 def responses(app):
@@ -55,7 +54,7 @@ def test_every_response_has_the_headers_and_console_responses_are_never_stored(s
 
 
 def test_behind_tls_every_response_has_hsts(settings):
-    app = create_app(dataclasses.replace(settings, behind_tls=True))
+    app = create_app(settings.copy(update=dict(behind_tls=True)))
     for name, response in responses(app).items():
         assert re.fullmatch(r"max-age=\d{8,}; includeSubDomains", response.headers["Strict-Transport-Security"]), name
 

@@ -434,6 +434,9 @@ def _load_advice(reader: _Reader, sources: dict[str, Source]) -> dict[str, Any]:
     for key in ("reason", "reason_unsure", "not_a_diagnosis", "self_care_reason", "plan_intro", "plan_intro_other",
                 "which_intro", "proxy_question"):
         reader.text(key, reader.data, key)
+    notices = reader.section("channel_notices")
+    for key in ("emergency_line", "urgent_line", "rate_limited", "fallback", "choose_prompt"):
+        reader.text(f"channel_notices.{key}", notices, key)
     safety = reader.section("safety_net")
     for key in ("title", "emergency", "urgent", "routine", "closing"):
         reader.text(f"safety_net.{key}", safety, key)

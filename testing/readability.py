@@ -61,6 +61,8 @@ def every_message(k: Knowledge | None = None) -> list[Message]:
     contact = contact_details()
     messages = _responses(contact)
     messages.append(Message("proxy question", proxy_message(k)["text"]))
+    messages += [Message(f"channel notice {name}", text.format_map(defaultdict(str, contact)))
+                 for name, text in k.advice["channel_notices"].items()]
     for question in k.questions:
         messages.append(Message(f"question {question.id}", question_message(question, {}, k)["text"]))
         if len(question.items) > 1:

@@ -12,13 +12,14 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from clinic.settings import contact_details, get_settings
-from knowledge.model import ESCALATING_LEVELS
+from clinic.settings import contact_details
+from knowledge.model import ESCALATING_LEVELS, knowledge
 
 logger = logging.getLogger(__name__)
 
 PASSED_THROUGH_KEYS = ("custom", "image", "attachment")
-CHOOSE_PROMPT = "Please choose one:"
+_NOTICES = knowledge().advice["channel_notices"]   # patient-facing text lives in knowledge/data
+CHOOSE_PROMPT = _NOTICES["choose_prompt"]
 
 # "2", " 2 ", "2." or "2)" — a reply to numbered options.
 _NUMBERED_REPLY = re.compile(r"\s*(\d{1,2})\s*[.)]?\s*")
@@ -31,17 +32,15 @@ Message = Dict[str, Any]
 # --- Patient-facing notices -------------------------------------------------------------
 
 def emergency_line() -> str:
-    return f"If this is an emergency, call {get_settings().emergency_number} now."
+    return _NOTICES["emergency_line"].format(**contact_details())
 
 
 def urgent_line() -> str:
-    return f"Please get urgent medical advice today: call {get_settings().urgent_number}."
+    return _NOTICES["urgent_line"].format(**contact_details())
 
 
-RATE_LIMITED_TEXT = ("You are sending messages faster than we can answer. "
-                     "Please wait a minute, then try again.")
-FALLBACK_TEXT = ("Sorry, something went wrong on our side and we could not answer that. "
-                 "Please send it again in a minute.")
+RATE_LIMITED_TEXT = _NOTICES["rate_limited"]
+FALLBACK_TEXT = _NOTICES["fallback"]
 
 
 def notice_messages(recipient_id: str, notice: str) -> List[Message]:

@@ -286,7 +286,20 @@ def conversation_state(turns: Iterable[Turn], k: Knowledge | None = None) -> Con
             state.evidence.setdefault(finding, turn.text)
         if state.proxy:
             state.adopt_others()
+        _rule_out_what_implies_the_ruled_out(state, k)
     return state
+
+
+def _rule_out_what_implies_the_ruled_out(state: ConversationState, k: Knowledge) -> None:
+    """No swelling at all means no tight, hard swelling either (a finding implies another: when
+    that one is ruled out, so is this one, unless already said)."""
+    changed = True
+    while changed:
+        changed = False
+        for finding in k.findings.values():
+            if finding.id not in state.findings and any(state.findings.get(i) == ABSENT for i in finding.implies):
+                state.findings[finding.id] = ABSENT
+                changed = True
 
 
 # ---- Rasa event JSON -> turns ----------------------------------------------------------------

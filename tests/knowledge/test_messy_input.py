@@ -249,3 +249,10 @@ def test_yes_im_asking_for_her_answers_whose_symptoms_not_the_question_asked():
 @pytest.mark.parametrize("message", ["my back went yesterday lifting a bike", "back has been killing me since saturday"])
 def test_a_start_given_as_a_day_is_not_asked_about_six_weeks_again(message):
     assert state_of(message).findings["persistent_pain"] == "absent"
+
+
+def test_no_swelling_at_all_answers_the_question_about_a_tight_hard_swelling():
+    reply = said("not swollen, they just feel hard like after a gym session", asked="compartment_syndrome")
+    state = state_of("got kicked in the calf at rugby on tuesday, bruised", reply)
+    assert state.findings["tight_swelling"] == "absent"
+    assert state.outcome().level not in ("emergency", "urgent")

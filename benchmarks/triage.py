@@ -305,7 +305,7 @@ def start_servers():
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", action="append", choices=["dev", "dev2", "test"],
+    parser.add_argument("--split", action="append", choices=["dev", "dev2", "dev3", "test"],
                         help="dev, dev2 (the first held-out split, tuned on since), test (held out); repeat; default dev")
     parser.add_argument("--url", help="a running bot; default: start one here")
     parser.add_argument("--only", help="script ids, comma-separated")

@@ -35,6 +35,8 @@ MAX_ASKS = 3                   # a question is never asked a fourth time: still 
 NAMING_REPLY_WORDS = 3         # "both legs", "the peeing one": a reply this short names items by their words
 MAX_WORDS_READ_ANYWHERE = 12   # a longer reply is a story, not an answer
 # Words that answer wherever they stand in a short reply ("the crash was in 2015, nothing recent").
+STORY_YES = ("yes", "yeah", "yep", "yup")
+STORY_NO = ("no", "nope", "nah", "not sure", "dont know", "no idea", "not really")
 AFFIRM_ANYWHERE = ("yes", "yeah", "yep", "yup", "definitely", "absolutely", "correct", "afraid so", "sadly yes")
 DENY_ANYWHERE = ("no", "nope", "nah", "not really", "not at all", "never", "none", "nothing", "neither",
                  "dont think so", "not that i know", "not recently", "nothing recent", "nothing like that", "on purpose",
@@ -142,11 +144,13 @@ NOT_NOW = ("absent", "past", "hypothetical", "other")
 def polarity_anywhere(text: str, k: Knowledge) -> str | None:
     """A short reply's yes/no/unsure said anywhere in it; both yes and no words read as unsure."""
     words = " " + " ".join(_WORD.findall(text.lower().replace("'", ""))) + " "
-    if len(words.split()) > MAX_WORDS_READ_ANYWHERE:
-        return None
 
     def says(phrases) -> bool:
         return any(f" {' '.join(_WORD.findall(p.replace(chr(39), '')))} " in words for p in phrases)
+    if len(words.split()) > MAX_WORDS_READ_ANYWHERE:
+        # a story is no answer, unless it says yes in so many words ("well now you ask ... but
+        # yes, my bum feels kind of numb"; "she says yes, ...") and no no
+        return "affirm" if says(STORY_YES) and not says(STORY_NO) else None
     if says(p for p in k.answers["unsure"] if len(p) > 2 and re.fullmatch(r"[a-z' ]+", p)):
         return "unsure"
     deny, affirm = says(DENY_ANYWHERE), says(AFFIRM_ANYWHERE)
@@ -155,8 +159,15 @@ def polarity_anywhere(text: str, k: Knowledge) -> str | None:
     return "deny" if deny else ("affirm" if affirm else None)
 
 
+def reply_polarity(turn: Turn, k: Knowledge) -> str | None:
+    """The turn's yes/no/unsure: how it starts or its intent, else a story's explicit yes."""
+    if turn.polarity or turn.intent in NOT_ANSWERS or len(_WORD.findall(turn.text.lower())) <= MAX_WORDS_READ_ANYWHERE:
+        return turn.polarity
+    return polarity_anywhere(turn.text, k)
+
+
 def _apply_answer(state: ConversationState, turn: Turn, k: Knowledge) -> None:
-    polarity = turn.polarity
+    polarity = reply_polarity(turn, k)
     if turn.asked == CONSENT_QUESTION:
         if polarity in ("affirm", "deny"):
             state.consent = polarity == "affirm"
@@ -176,7 +187,7 @@ def _apply_answer(state: ConversationState, turn: Turn, k: Knowledge) -> None:
     # a reply that mentions an item names it; words that alone would only suggest it name it with
     # a yes ("yes, a 12 hour flight"), not without ("I get out of breath on the stairs, always have")
     named = {finding for finding, status in turn.mentions if finding in question.items
-             and (status == "present" or status == "suggested" and polarity == "affirm")}
+             and (status == "present" or status in ("suggested", "uncertain") and polarity == "affirm")}
     if polarity == "unsure":
         named = set()   # "hmm maybe? felt a bit hot and cold": what it names is not sure either
     if len(question.items) > 1 and turn.intent not in NOT_ANSWERS and (
@@ -253,14 +264,17 @@ def conversation_state(turns: Iterable[Turn], k: Knowledge | None = None) -> Con
     state = ConversationState()
     proxy_pattern = re.compile(k.patterns["proxy"], re.IGNORECASE)
     for turn in turns:
-        unsure_about = ()
+        unsure_about = affirmed_about = ()
         writing_for_someone = bool(proxy_pattern.search(turn.text or ""))
         if turn.asked:
             state.asked.append(turn.asked)
             if not (writing_for_someone and turn.asked != PROXY_QUESTION):
                 _apply_answer(state, turn, k)   # "yes I'm asking for her" answers whose, not the question
-            if turn.polarity == "unsure" and any(q.id == turn.asked for q in k.questions):
-                unsure_about = k.question(turn.asked).items
+            _settle_after_max_asks(state, turn.asked, k)
+            if any(q.id == turn.asked for q in k.questions):
+                polarity = reply_polarity(turn, k)
+                unsure_about = k.question(turn.asked).items if polarity == "unsure" else ()
+                affirmed_about = k.question(turn.asked).items if polarity == "affirm" else ()
         if state.proxy is None and writing_for_someone:
             state.proxy = True
         said: dict[str, str] = {}
@@ -274,6 +288,8 @@ def conversation_state(turns: Iterable[Turn], k: Knowledge | None = None) -> Con
                 status = PRESENT   # a hedged complaint ("maybe once a week") is still the complaint
             elif status == PRESENT and finding in unsure_about:
                 status = UNCERTAIN   # named in a "not sure" answer to the question about it
+            elif status == UNCERTAIN and finding in affirmed_about:
+                status = PRESENT     # "yes, it feels kind of numb": the yes decides
             if status and said.get(finding) != PRESENT:
                 said[finding] = status
         for finding, status in said.items():
@@ -288,6 +304,17 @@ def conversation_state(turns: Iterable[Turn], k: Knowledge | None = None) -> Con
             state.adopt_others()
         _rule_out_what_implies_the_ruled_out(state, k)
     return state
+
+
+def _settle_after_max_asks(state: ConversationState, asked: str, k: Knowledge) -> None:
+    """No question is asked a fourth time, whatever the replies: what is still open is "not sure"."""
+    question = next((q for q in k.questions if q.id == asked), None)
+    if question is None or state.asked.count(asked) < MAX_ASKS or state.findings.get(question.screen_finding) in KNOWN:
+        return
+    state.findings[question.screen_finding] = UNCERTAIN
+    for item in question.items:
+        if state.findings.get(item) not in KNOWN:
+            state.findings[item] = UNCERTAIN
 
 
 def _rule_out_what_implies_the_ruled_out(state: ConversationState, k: Knowledge) -> None:

@@ -7,7 +7,7 @@ questions still worth asking, most dangerous first.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from knowledge.model import ESCALATING_LEVELS, Knowledge, Question, TriageRule, knowledge
 
@@ -79,6 +79,19 @@ def flag_ceiling(flag_id: str, k: Knowledge) -> str:
     return max((rule.level for rule in k.red_flags[flag_id].rules), key=k.level_rank)
 
 
+def question_ceiling(question: Question, k: Knowledge, items: Iterable[str] | None = None,
+                     present: Iterable[str] = ()) -> str | None:
+    """The most urgent level a yes to the question's open `items` could still give, with what is
+    already `present` ("very unwell" raises back pain with a fever to an emergency; a yes about a
+    weak immune system cannot); None when no rule of its flag can fire through them."""
+    items = set(question.items if items is None else items)
+    present = set(present)
+    levels = [rule.level for rule in k.red_flags[question.flag].rules
+              if any(items & set(group) for group in rule.when)
+              and all((items | present) & set(group) for group in rule.when)]
+    return max(levels, key=k.level_rank) if levels else None
+
+
 def evaluate(findings: Mapping[str, str], k: Knowledge | None = None) -> Outcome:
     k = k or knowledge()
     present = present_findings(findings, k)
@@ -109,14 +122,18 @@ def pending_questions(findings: Mapping[str, str], level: str, fired: tuple[str,
                       k: Knowledge | None = None) -> tuple[Question, ...]:
     """Screening questions still worth asking, most dangerous first.
 
-    A question is worth asking while it applies to what was reported, its flag has not fired, it
-    was not answered, some of its items are still unknown, and its flag could raise the level.
+    A question is worth asking while it applies to what was reported, it was not answered, some
+    of its items are still unknown, and its answer could raise the level (its flag has not fired,
+    or has fired below what the question's items can still reach).
     """
     k = k or knowledge()
     present = present_findings(findings, k)
     pending, first = [], []
     for question in k.questions:
-        if question.flag in fired or findings.get(question.screen_finding) in KNOWN:
+        open_items = [item for item in question.items if findings.get(item) not in KNOWN and item not in present]
+        reachable = question_ceiling(question, k, open_items or question.items, present if question.flag in fired else ())
+        ceiling = k.level_rank(reachable or flag_ceiling(question.flag, k))
+        if findings.get(question.screen_finding) in KNOWN or (question.flag in fired and ceiling <= k.level_rank(level)):
             continue
         confirming = findings.get(question.screen_finding) == WHICH or any(
             findings.get(item) == SUGGESTED for item in question.items)
@@ -127,7 +144,7 @@ def pending_questions(findings: Mapping[str, str], level: str, fired: tuple[str,
             continue
         if all(findings.get(item) in KNOWN or item in present for item in question.items):
             continue
-        if k.level_rank(flag_ceiling(question.flag, k)) <= k.level_rank(level):
+        if ceiling <= k.level_rank(level):
             continue
         pending.append(question)
     return tuple(first + pending)

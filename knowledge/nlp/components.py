@@ -93,6 +93,7 @@ class FindingsComponent:
         phrases = [(phrase, kind) for kind, words in self.answers.items() for phrase in words]
         self._answer_phrases = sorted(phrases, key=lambda item: -len(item[0]))
         self._age = re.compile(self.patterns["age"], re.I) if self.patterns.get("age") else None
+        self._fever = re.compile(self.patterns["fever_temperature"], re.I) if self.patterns.get("fever_temperature") else None
         self._durations = [re.compile(self.patterns[key], re.I) for key in ("duration", "duration_ago")
                            if self.patterns.get(key)]
         self._recent = re.compile(self.patterns["recent_onset"], re.I) if self.patterns.get("recent_onset") else None
@@ -149,6 +150,8 @@ class FindingsComponent:
 
     def _numbers(self, text: str) -> dict:
         numbers = {}
+        if self._fever and (match := self._fever.search(text)):
+            numbers["fever_span"] = [match.start(), match.end()]
         if self._age and (match := self._age.search(text)):
             numbers["age"] = int(next(g for g in match.groups() if g))
             numbers["age_span"] = [match.start(), match.end()]

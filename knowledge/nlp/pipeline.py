@@ -36,6 +36,7 @@ from knowledge.nlp.normalize import Normalizer, surface
 
 PIPELINE_NAME = "clinic_triage"
 HEDGE_CONCEPT = "hedge.unsure"
+CLAUSE_BREAKS = ("but", "though", "although", "however", ";")
 HEDGE_WINDOW = 5        # tokens: "maybe a bit tingly", "numb down there, not sure"
 PIPELINE_VERSION = "1.0.0"    # bump when components change; data changes are tracked by hash
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -191,6 +192,12 @@ _SOMEONE_ELSES_AGE = re.compile(r"\b(?:my|our|his|her|their|she|he|she's|he's|sh
                                 r"grandmother|grandfather|brother|sister|aunt|uncle|friend|neighbour)\b", re.IGNORECASE)
 
 
+def _clause_break_between(doc: Doc, a, b) -> bool:
+    """ "I don't know if it's relevant but I can't feel it": a hedge does not reach over a "but"."""
+    start, end = (a.end, b.start) if a.end <= b.start else (b.end, a.start)
+    return any(token.lower_ in CLAUSE_BREAKS for token in doc[start:end])
+
+
 def analyse_doc(doc: Doc, k: Knowledge | None = None) -> Analysis:
     k = k or knowledge()
     mentions = []
@@ -205,6 +212,7 @@ def analyse_doc(doc: Doc, k: Knowledge | None = None) -> Analysis:
             status = "other"   # "my son", "my kid": the patient only if the writer chats for them
         if status in ("present", "suggested") and any(
                 h.sent == span.sent and h.start - HEDGE_WINDOW <= span.start and span.end <= h.end + HEDGE_WINDOW
+                and not _clause_break_between(doc, h, span)
                 for h in hedges):
             status = "uncertain"   # "maybe a bit tingly on my bum": a sign they can't rule in or out
         mentions.append(Mention(span.label_, status, span.start_char, span.end_char, span.text, assertion))
@@ -221,6 +229,10 @@ def analyse_doc(doc: Doc, k: Knowledge | None = None) -> Analysis:
             mentions.append(Mention("older_age", whose, 0, 0, str(age)))   # ("my son is 11" is no older age)
         if age < limits["child_under"]:
             mentions.append(Mention("under_16", whose or "present", 0, 0, str(age)))
+    if "fever_span" in numbers and not any(m.finding == "fever" for m in mentions):
+        start, end = numbers["fever_span"]
+        whose = "other" if _SOMEONE_ELSES_AGE.search(doc.text[max(0, start - 30):start]) else "present"
+        mentions.append(Mention("fever", whose, start, end, doc.text[start:end]))   # "38.9 last night"
     back_pain = _back_pain_status(doc, mentions, *numbers["weeks_span"]) if "weeks" in numbers else None
     if back_pain:
         start, end = numbers["weeks_span"]

@@ -81,7 +81,8 @@ def test_outcome_gives_level_explanation_ordered_plan_and_safety_net_and_stores_
                                                                     "soleus_stretch"]
     assert result == [SlotSet("findings", {"calf_cramps": "present", "night_cramps": "present",
                                            "screen.dvt": "absent", "calf_swelling": "absent", "calf_warm": "absent",
-                                           "calf_red": "absent", "screen.frequent_cramps": "absent",
+                                           "calf_red": "absent", "tight_swelling": "absent",  # no swelling at all
+                                           "screen.frequent_cramps": "absent",
                                            "cramps_frequent": "absent", "leg_numbness": "absent"})]
     [stored] = rows(database, "triage_outcomes")
     assert stored["level"] == "self_care" and stored["conversation_id"] == "patient-1"

@@ -256,3 +256,37 @@ def test_no_swelling_at_all_answers_the_question_about_a_tight_hard_swelling():
     state = state_of("got kicked in the calf at rugby on tuesday, bruised", reply)
     assert state.findings["tight_swelling"] == "absent"
     assert state.outcome().level not in ("emergency", "urgent")
+
+
+@pytest.mark.parametrize("message, flag", [
+    ("he coughed up a bit of blood this morning, his calf is swollen", "pulmonary_embolism"),
+    ("the redness is going up my leg, it was only by the ankle this morning, calf red and hot", "cellulitis"),
+    ("asking for my mum: back pain, 39.2 last night and now she is talking nonsense", "spinal_infection"),
+    ("dunno if this matters but when i wipe i can hardly feel anything, back's killing me", "cauda_equina"),
+])
+def test_more_lay_emergencies(message, flag):
+    outcome = state_of(message).outcome()
+    assert flag in outcome.red_flags and outcome.level == "emergency"
+
+
+def test_a_story_that_says_yes_in_so_many_words_is_a_yes():
+    reply = said("well now you mention it, i thought it was the cold step, but yes my bum feels kind of numb",
+                 asked="cauda_equina")
+    state = state_of("my lower back went on saturday", reply)
+    assert state.findings["saddle_numbness"] == "present" and state.outcome().level == "emergency"
+
+
+@pytest.mark.parametrize("message", [
+    "my bum goes numb on the hard chairs at work, fine once i stand, back aches though",
+    "my calf feels nice and warm after the sauna but still tight",
+    "walking up the stairs, my calf is red where the sock was",
+])
+def test_more_look_alikes_escalate_nothing(message):
+    assert state_of(message).outcome().level not in ("emergency", "urgent")
+
+
+def test_a_reply_naming_one_item_again_and_again_settles_after_three_asks():
+    reply = said("im on methotrexate for my arthritis", asked="spinal_infection")
+    state = state_of("my back is killing me at night", reply, reply, reply)
+    assert state.findings["screen.spinal_infection"] == "uncertain"
+    assert "spinal_infection" not in [q.id for q in state.outcome().pending]

@@ -97,3 +97,17 @@ def test_a_yes_to_a_screening_question_fires_its_flag():
     outcome = evaluate({"back_pain": "present", "screen.cauda_equina": "present"})
     assert outcome.level == "emergency"
     assert "cauda_equina.answered_yes" in outcome.rule_ids
+
+
+def test_after_back_pain_with_a_fever_it_asks_whether_they_are_very_unwell():
+    outcome = evaluate({"back_pain": "present", "fever": "present"})
+    assert outcome.level == "urgent"
+    assert "spinal_infection_unwell" in [q.id for q in outcome.pending]
+    assert "spinal_infection" not in [q.id for q in outcome.pending]   # its other items cannot raise the level
+    assert evaluate({"back_pain": "present", "fever": "present", "very_unwell": "present"}).level == "emergency"
+
+
+def test_red_skin_on_the_calf_asks_what_would_make_it_an_emergency():
+    outcome = evaluate({"calf_red": "present", "calf_pain": "present"})
+    assert "cellulitis" in [q.id for q in outcome.pending]
+    assert evaluate({"calf_red": "present", "spreading_redness": "present"}).level == "emergency"

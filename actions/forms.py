@@ -30,10 +30,6 @@ class ConversationFormValidation(FormValidationAction):
     def missing(self, state: ConversationState, tracker: Tracker) -> List[Text]:
         """Slots still to ask, in order."""
 
-    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker,
-                             domain: DomainDict) -> List[Text]:
-        return self.missing(conversation(tracker), tracker)
-
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         state = conversation(tracker)
         values = self.extract(state, tracker, dispatcher)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -34,12 +34,3 @@ class OpeningHours:
         local = at.astimezone(ZoneInfo(self.timezone))
         return any(day == local.weekday() and opens <= local.time() < closes for day, opens, closes in self.spans)
 
-    def next_opening(self, at: datetime) -> datetime | None:
-        local = at.astimezone(ZoneInfo(self.timezone))
-        for offset in range(8):
-            day = (local + timedelta(days=offset)).date()
-            for weekday, opens, _ in sorted(self.spans, key=lambda s: s[1]):
-                start = datetime.combine(day, opens, tzinfo=local.tzinfo)
-                if weekday == day.weekday() and start > local:
-                    return start
-        return None

@@ -53,9 +53,6 @@ class Answer:
         if entry not in self.facts:
             self.facts.append(entry)
 
-    def as_dict(self) -> dict:
-        return {"topic": self.topic, "text": self.text, "facts": self.facts, "sources": self.sources}
-
 
 def _doing(k: Knowledge, relation: Relation) -> str:
     """A movement as a phrase: the first sentence of its description, plus any qualifier."""

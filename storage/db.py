@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -40,10 +40,6 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 def session_factory(engine: Engine) -> sessionmaker:
     return sessionmaker(bind=engine, future=True, expire_on_commit=False)
-
-
-def new_session(engine: Engine) -> Session:
-    return session_factory(engine)()
 
 
 def is_postgresql(bind) -> bool:

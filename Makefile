@@ -1,5 +1,6 @@
 # make run    set up a fresh machine and start the bot (action server, Rasa, web app)
 # make test   set up and run every test
+# make test-fast  the tests that need no Rasa server and no browser (about a minute and a half)
 # make shell  chat with the running bot in a terminal
 # make train  train the model (only when data or config changed)
 # make bench  run every benchmark and print its figures
@@ -27,11 +28,11 @@ export RASA_TELEMETRY_ENABLED := false
 export SANIC_REQUEST_MAX_SIZE ?= 1048576
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help run test shell train spacy bench bench-assertion bench-nlu bench-console bench-rasa bench-questions bench-readability \
+.PHONY: help run test test-fast shell train spacy bench bench-assertion bench-nlu bench-console bench-rasa bench-questions bench-readability \
 	bench-findings bench-triage fuzz audit validate lint setup setup-dev browser clean
 
 help:
-	@sed -n 's/^# \{0,1\}//p' Makefile | sed -n '1,5p'
+	@sed -n 's/^# \{0,1\}//p' Makefile | sed -n '1,6p'
 
 # --- environment ------------------------------------------------------------------------------
 $(VENV)/.app: requirements/lock.txt requirements/app.in
@@ -109,6 +110,10 @@ test: $(VENV)/.dev $(MODEL) $(CREDENTIALS) webapp/site/static/vendor/.built brow
 	$(RASA) test core --model $(MODEL) --stories tests/stories --endpoints bot/endpoints.yml \
 		--out results/stories --fail-on-prediction-errors --no-plot
 	$(PY) -m pytest -q
+
+# No Rasa server, no browser, no trained model (PostgreSQL and Redis are used where a test needs them).
+test-fast: $(VENV)/.dev $(CREDENTIALS) $(SPACY)/meta.json lint
+	$(PY) -m pytest -q -m "not servers and not slow and not browser"
 
 # --- benchmarks -------------------------------------------------------------------------------
 bench-assertion: $(VENV)/.app

@@ -2,7 +2,7 @@
 
 Each function returns Rasa-style message dicts ({"text", "buttons"?, "custom"?}). Clinic contact
 details (emergency number, clinic phone, ...) are passed in, so knowledge/ holds no configuration.
-The `custom` payloads follow the protocol in README.md: {"ask": id} on questions and
+The `custom` payloads follow the protocol in docs/architecture.md: {"ask": id} on questions and
 {"triage": {...}} on decisions.
 """
 from __future__ import annotations

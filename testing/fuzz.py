@@ -276,7 +276,7 @@ class Case:
 
 def answerable(text: str, body: bytes) -> bool:
     """A message the bot must answer: within the limits, and not Rasa's own /session_start
-    command (it starts a new session and says nothing: documented in README.md, Security and faults)."""
+    command (it starts a new session and says nothing: documented in docs/security.md, Security and faults)."""
     return len(text) <= MAX_MESSAGE_CHARS and len(body) <= MAX_BODY_BYTES - 200 \
         and not text.strip().startswith("/session_start")
 

@@ -1,5 +1,4 @@
-"""Channel limits, from the one settings object (clinic/settings.py; the channels section of
-README.md)."""
+"""Channel limits, from the one settings object (clinic/settings.py; docs/channels.md)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

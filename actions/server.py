@@ -38,7 +38,6 @@ logger = logging.getLogger(__name__)
 
 TOKEN_ENV = "CLINIC_ACTION_SERVER_TOKEN"
 OPEN_PATHS = frozenset({"/health"})
-DEFAULT_HOST = "127.0.0.1"
 
 
 def presented_token(request: Request) -> str:

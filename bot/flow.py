@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Callable, Iterable
 
-from knowledge.conversation import INTENTS_WITH_OWN_RULES, ConversationState, state_from_events, turns_from_events
+from knowledge.conversation import INTENTS_WITH_OWN_RULES, ConversationState, Turn, state_from_events, turns_from_events
 from knowledge.events import (
     ESCALATE,
     active_loop,
@@ -41,7 +41,6 @@ from knowledge.events import (
     escalations,
     last_index,
     latest_intent,
-    latest_polarity,
     session,
 )
 from knowledge.model import Knowledge, knowledge
@@ -184,8 +183,13 @@ class View:
         return latest_intent(self.events)
 
     @cached_property
+    def latest_turn(self) -> Turn | None:
+        turns = turns_from_events(self.events)
+        return turns[-1] if turns else None
+
+    @cached_property
     def polarity(self) -> str | None:
-        return latest_polarity(self.events)
+        return self.latest_turn.polarity if self.latest_turn else None
 
     @cached_property
     def text(self) -> str:
@@ -193,8 +197,7 @@ class View:
 
     @cached_property
     def mentions(self) -> bool:
-        turns = turns_from_events(self.events)
-        return bool(turns and turns[-1].mentions)
+        return bool(self.latest_turn and self.latest_turn.mentions)
 
     @cached_property
     def lost(self) -> str | None:

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from knowledge.model import Knowledge, knowledge
+from knowledge.model import Knowledge, Question, knowledge
 from knowledge.triage import ABSENT, KNOWN, PRESENT, SUGGESTED, UNCERTAIN, WHICH, Outcome, evaluate
 
 CONSENT_QUESTION = "consent"
@@ -166,8 +166,8 @@ def reply_polarity(turn: Turn, k: Knowledge) -> str | None:
     return polarity_anywhere(turn.text, k)
 
 
-def _apply_answer(state: ConversationState, turn: Turn, k: Knowledge) -> None:
-    polarity = reply_polarity(turn, k)
+def _apply_answer(state: ConversationState, turn: Turn, polarity: str | None, question: Question | None,
+                  k: Knowledge) -> None:
     if turn.asked == CONSENT_QUESTION:
         if polarity in ("affirm", "deny"):
             state.consent = polarity == "affirm"
@@ -180,9 +180,7 @@ def _apply_answer(state: ConversationState, turn: Turn, k: Knowledge) -> None:
         elif polarity in ("affirm", "deny"):
             state.proxy = polarity == "affirm"
         return
-    try:
-        question = k.question(turn.asked)
-    except KeyError:
+    if question is None:
         return
     # a reply that mentions an item names it; words that alone would only suggest it name it with
     # a yes ("yes, a 12 hour flight"), not without ("I get out of breath on the stairs, always have")
@@ -263,18 +261,19 @@ def conversation_state(turns: Iterable[Turn], k: Knowledge | None = None) -> Con
     k = k or knowledge()
     state = ConversationState()
     proxy_pattern = re.compile(k.patterns["proxy"], re.IGNORECASE)
+    questions = {question.id: question for question in k.questions}
     for turn in turns:
         unsure_about = affirmed_about = ()
         writing_for_someone = bool(proxy_pattern.search(turn.text or ""))
         if turn.asked:
             state.asked.append(turn.asked)
+            question, polarity = questions.get(turn.asked), reply_polarity(turn, k)
             if not (writing_for_someone and turn.asked != PROXY_QUESTION):
-                _apply_answer(state, turn, k)   # "yes I'm asking for her" answers whose, not the question
-            _settle_after_max_asks(state, turn.asked, k)
-            if any(q.id == turn.asked for q in k.questions):
-                polarity = reply_polarity(turn, k)
-                unsure_about = k.question(turn.asked).items if polarity == "unsure" else ()
-                affirmed_about = k.question(turn.asked).items if polarity == "affirm" else ()
+                _apply_answer(state, turn, polarity, question, k)   # "yes I'm asking for her" answers whose
+            if question is not None:
+                _settle_after_max_asks(state, question)
+                unsure_about = question.items if polarity == "unsure" else ()
+                affirmed_about = question.items if polarity == "affirm" else ()
         if state.proxy is None and writing_for_someone:
             state.proxy = True
         said: dict[str, str] = {}
@@ -306,10 +305,9 @@ def conversation_state(turns: Iterable[Turn], k: Knowledge | None = None) -> Con
     return state
 
 
-def _settle_after_max_asks(state: ConversationState, asked: str, k: Knowledge) -> None:
+def _settle_after_max_asks(state: ConversationState, question: Question) -> None:
     """No question is asked a fourth time, whatever the replies: what is still open is "not sure"."""
-    question = next((q for q in k.questions if q.id == asked), None)
-    if question is None or state.asked.count(asked) < MAX_ASKS or state.findings.get(question.screen_finding) in KNOWN:
+    if state.asked.count(question.id) < MAX_ASKS or state.findings.get(question.screen_finding) in KNOWN:
         return
     state.findings[question.screen_finding] = UNCERTAIN
     for item in question.items:

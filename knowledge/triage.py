@@ -128,12 +128,15 @@ def pending_questions(findings: Mapping[str, str], level: str, fired: tuple[str,
     """
     k = k or knowledge()
     present = present_findings(findings, k)
+    level_rank = k.level_rank(level)
     pending, first = [], []
     for question in k.questions:
+        if findings.get(question.screen_finding) in KNOWN:
+            continue
         open_items = [item for item in question.items if findings.get(item) not in KNOWN and item not in present]
         reachable = question_ceiling(question, k, open_items or question.items, present if question.flag in fired else ())
         ceiling = k.level_rank(reachable or flag_ceiling(question.flag, k))
-        if findings.get(question.screen_finding) in KNOWN or (question.flag in fired and ceiling <= k.level_rank(level)):
+        if question.flag in fired and ceiling <= level_rank:
             continue
         confirming = findings.get(question.screen_finding) == WHICH or any(
             findings.get(item) == SUGGESTED for item in question.items)
@@ -144,7 +147,7 @@ def pending_questions(findings: Mapping[str, str], level: str, fired: tuple[str,
             continue
         if all(findings.get(item) in KNOWN or item in present for item in question.items):
             continue
-        if ceiling <= k.level_rank(level):
+        if ceiling <= level_rank:
             continue
         pending.append(question)
     return tuple(first + pending)

@@ -92,11 +92,10 @@ class FindingsComponent:
     def _compile(self) -> None:
         phrases = [(phrase, kind) for kind, words in self.answers.items() for phrase in words]
         self._answer_phrases = sorted(phrases, key=lambda item: -len(item[0]))
-        self._age = re.compile(self.patterns["age"], re.I) if self.patterns.get("age") else None
-        self._fever = re.compile(self.patterns["fever_temperature"], re.I) if self.patterns.get("fever_temperature") else None
-        self._durations = [re.compile(self.patterns[key], re.I) for key in ("duration", "duration_ago")
-                           if self.patterns.get(key)]
-        self._recent = re.compile(self.patterns["recent_onset"], re.I) if self.patterns.get("recent_onset") else None
+        def optional(key: str) -> re.Pattern | None:
+            return re.compile(self.patterns[key], re.I) if self.patterns.get(key) else None
+        self._age, self._fever, self._recent = optional("age"), optional("fever_temperature"), optional("recent_onset")
+        self._durations = [pattern for pattern in map(optional, ("duration", "duration_ago")) if pattern]
 
     # -- serialisation --
     def to_disk(self, path, exclude=()):

@@ -192,6 +192,11 @@ _SOMEONE_ELSES_AGE = re.compile(r"\b(?:my|our|his|her|their|she|he|she's|he's|sh
                                 r"grandmother|grandfather|brother|sister|aunt|uncle|friend|neighbour)\b", re.IGNORECASE)
 
 
+def _someone_elses(text: str, start: int, after: int = 0) -> str | None:
+    """ "other" when a number ("she's 9", "his temp 38.5") is said of someone else, else None."""
+    return "other" if _SOMEONE_ELSES_AGE.search(text[max(0, start - 30):start + after]) else None
+
+
 def _clause_break_between(doc: Doc, a, b) -> bool:
     """ "I don't know if it's relevant but I can't feel it": a hedge does not reach over a "but"."""
     start, end = (a.end, b.start) if a.end <= b.start else (b.end, a.start)
@@ -221,7 +226,7 @@ def analyse_doc(doc: Doc, k: Knowledge | None = None) -> Analysis:
     if "age" in numbers:
         age = numbers["age"]
         start = numbers.get("age_span", [0, 0])[0]
-        whose = "other" if _SOMEONE_ELSES_AGE.search(doc.text[max(0, start - 30):start + 3]) else None
+        whose = _someone_elses(doc.text, start, after=3)
         if not whose:
             mentions.append(Mention("older_age", "present" if age >= limits["older_age_from"] else "absent",
                                     0, 0, str(age)))
@@ -231,8 +236,8 @@ def analyse_doc(doc: Doc, k: Knowledge | None = None) -> Analysis:
             mentions.append(Mention("under_16", whose or "present", 0, 0, str(age)))
     if "fever_span" in numbers and not any(m.finding == "fever" for m in mentions):
         start, end = numbers["fever_span"]
-        whose = "other" if _SOMEONE_ELSES_AGE.search(doc.text[max(0, start - 30):start]) else "present"
-        mentions.append(Mention("fever", whose, start, end, doc.text[start:end]))   # "38.9 last night"
+        mentions.append(Mention("fever", _someone_elses(doc.text, start) or "present", start, end,
+                                doc.text[start:end]))   # "38.9 last night"
     back_pain = _back_pain_status(doc, mentions, *numbers["weeks_span"]) if "weeks" in numbers else None
     if back_pain:
         start, end = numbers["weeks_span"]

@@ -17,11 +17,12 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.constants import SPACY_DOCS
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
-from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot import runtime  # noqa: F401  (applies the action-server timeout in the Rasa server)
+from knowledge.conversation import read_intent
 from knowledge.nlp.pipeline import Analysis, analyse, analyse_doc, check_built
 
 EXTRACTOR = "ClinicalFindingsExtractor"
@@ -58,6 +59,30 @@ class ClinicalFindingsExtractor(GraphComponent, EntityExtractorMixin):
             text = message.get(TEXT) or ""
             analysis = analyse_doc(doc) if doc is not None else analyse(text)
             message.set(ENTITIES, message.get(ENTITIES, []) + entities_for(analysis), add_to_output=True)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class IntentReader(GraphComponent):
+    """Runs last in the NLU pipeline: the classifier's intent goes through
+    knowledge.conversation.read_intent, so rules, forms and the policy all see the same corrected
+    intent (a "restart" with no words asking for one is read as something said about the symptoms)."""
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "IntentReader":
+        return cls()
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            intent = message.get(INTENT) or {}
+            name = intent.get(INTENT_NAME_KEY)
+            corrected = read_intent(name, message.get(TEXT) or "")
+            if corrected != name:
+                message.set(INTENT, {**intent, INTENT_NAME_KEY: corrected}, add_to_output=True)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

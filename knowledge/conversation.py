@@ -65,8 +65,9 @@ class Turn:
     def polarity(self) -> str | None:
         if self.answer:
             return "affirm" if self.answer == "qualified_affirm" else self.answer
-        if self.intent in INTENT_ANSWERS and self.intent_confidence >= MIN_INTENT_CONFIDENCE:
-            return INTENT_ANSWERS[self.intent]
+        if self.intent in INTENT_ANSWERS and self.intent_confidence >= MIN_INTENT_CONFIDENCE \
+                and len(_WORD.findall(self.text.lower())) <= MAX_WORDS_READ_ANYWHERE:
+            return INTENT_ANSWERS[self.intent]   # the classifier reads short replies, not stories
         return None
 
 
@@ -291,9 +292,13 @@ def conversation_state(turns: Iterable[Turn], k: Knowledge | None = None) -> Con
                 status = PRESENT     # "yes, it feels kind of numb": the yes decides
             if status and said.get(finding) != PRESENT:
                 said[finding] = status
+        corrects_complaint = any(status == PRESENT and _is_complaint(finding, k) for finding, status in said.items())
         for finding, status in said.items():
             if status in (SUGGESTED, UNCERTAIN) and state.findings.get(finding) in (PRESENT, ABSENT):
                 continue   # already confirmed or ruled out
+            if status == ABSENT and state.findings.get(finding) == PRESENT and _is_complaint(finding, k) \
+                    and not corrects_complaint:
+                continue   # "nothing with my lower back since then" does not take back the complaint
             state.findings[finding] = status
             state.evidence[finding] = turn.text
         for finding, status in others.items():
@@ -303,6 +308,13 @@ def conversation_state(turns: Iterable[Turn], k: Knowledge | None = None) -> Con
             state.adopt_others()
         _rule_out_what_implies_the_ruled_out(state, k)
     return state
+
+
+def _is_complaint(finding: str, k: Knowledge) -> bool:
+    """What the patient came with (back pain, calf pain, cramps...): taken back only by naming
+    another complaint ("it's my calf, not my back"), not by a passing "nothing with my back"."""
+    found = k.findings.get(finding)
+    return bool(found and found.explained_by and found.kind == "symptom" and finding not in k.screened_findings)
 
 
 def _settle_after_max_asks(state: ConversationState, question: Question) -> None:
@@ -338,11 +350,14 @@ def _entities(parse_data: dict) -> list[dict]:
 
 def read_intent(intent: str | None, text: str, k: Knowledge | None = None) -> str | None:
     """The classifier's intent where the words bear it out: digits with no phone number or email
-    ("3 weeks", "yes 12 hour flight") are no contact details but something said about the symptoms."""
+    ("3 weeks", "yes 12 hour flight") are no contact details but something said about the symptoms;
+    a restart needs words that ask for one ("the wife wants me to go in" is no restart)."""
     k = k or knowledge()
     if intent == "give_contact" and re.search(r"\d", text or "") \
             and not re.search(k.patterns["contact_details"], text or ""):
         return "describe_symptoms"
+    if intent == "restart" and not re.search(k.patterns["restart_words"], text or "", re.IGNORECASE):
+        return "describe_symptoms"   # a restart wipes the conversation: only when asked for in words
     return intent
 
 

@@ -19,7 +19,8 @@ FINDINGS_KEY, PARTS_KEY, CONCEPTS_KEY, TOPICS_KEY = "findings", "finding_parts",
 # Words and marks that end a clause for the purpose of pairing a symptom with a body part.
 CLAUSE_BREAKS = {"and", "but", "also", "plus", "though", "although", "however", "whereas", "while", "then",
                  "yet", ",", ";", ":", "-", "--", "(", ")", "as", "so", "because", "cos", "cause"}
-_FILLERS = re.compile(r"^(?:(?:well|um+|erm+|uh+|hmm+|oh|ah|ok|okay|so|honestly|actually|i mean)[\s,.!]+)+")
+BOTH_SIDES = {"site.both_legs", "side.both"}
+_FILLERS = re.compile(r"^(?:(?:right(?=[\s,]+so\b)|well|um+|erm+|uh+|hmm+|oh|ah|ok|okay|so|honestly|actually|i mean)[\s,.!]+)+")
 _ANSWER_CLEAN = re.compile(r"[^\w\s']+")
 
 for extension in ("answer", "numbers"):
@@ -218,6 +219,9 @@ def _clauses(doc: Doc, sentence: Span, concepts: list[Span]) -> list[tuple[list[
         if not sites[index]:
             order = list(range(index - 1, -1, -1)) + list(range(index + 1, len(own)))
             borrowed = next((sites[i] for i in order if sites[i]), [])
+        elif index and all(c.label_ in BOTH_SIDES and c[0].lower_ in ("both", "each") for c in group):
+            # "the left leg has tingling too, both legs now": the symptom said just before
+            borrowed = [c for c in own[index - 1] if c.label_.startswith("sym.")]
         result.append((group, borrowed))
     return result
 

@@ -59,10 +59,11 @@ BENCH_ENV = {"CLINIC_RATE_LIMIT_PER_MINUTE": "100000", "CLINIC_RATE_LIMIT_BURST"
 
 
 # ---- single messages -------------------------------------------------------------------------
-def predicted_findings(text: str) -> tuple[dict[str, str], set[str]]:
-    """One status per finding (present wins, else the first), what it implies, and which were only suggested."""
+def predicted_findings(text: str, learned: bool = True) -> tuple[dict[str, str], set[str]]:
+    """One status per finding (present wins, else the first), what it implies, and which were only
+    suggested; learned=False leaves out the learned reader's proposals (the rules-only baseline)."""
     k = knowledge()
-    mentions = analyse(text).mentions
+    mentions = analyse(text, learned=learned).mentions
     found: dict[str, str] = {}
     for mention in mentions:
         # proposed (to be confirmed) or hedged: the gold labels both as present
@@ -83,12 +84,17 @@ def run_messages(path: Path, verbose: bool) -> dict:
     cases = yaml.safe_load(path.read_text(encoding="utf-8"))["messages"]
     known = set(knowledge().findings)
     tp = fp = fn = id_tp = id_fp = id_fn = 0
+    rules_tp = rules_fp = rules_fn = 0
     lookalikes = escalated_lookalikes = 0
     misses: list[str] = []
     for number, case in enumerate(cases, 1):
         gold = with_implied({f: s for f, s in (case.get("findings") or {}).items() if f in known})
         predicted, suggested = predicted_findings(str(case["text"]))
         gold_pairs, predicted_pairs = set(gold.items()), set(predicted.items())
+        rules_pairs = set(predicted_findings(str(case["text"]), learned=False)[0].items())
+        rules_tp += len(gold_pairs & rules_pairs)
+        rules_fp += len(rules_pairs - gold_pairs)
+        rules_fn += len(gold_pairs - rules_pairs)
         tp += len(gold_pairs & predicted_pairs)
         fp += len(predicted_pairs - gold_pairs)
         fn += len(gold_pairs - predicted_pairs)
@@ -113,6 +119,7 @@ def run_messages(path: Path, verbose: bool) -> dict:
         return precision, recall, (2 * precision * recall / (precision + recall) if precision + recall else 0.0)
 
     return {"messages": len(cases), "findings": prf(tp, fp, fn), "ids": prf(id_tp, id_fp, id_fn),
+            "rules_only": prf(rules_tp, rules_fp, rules_fn),
             "lookalikes": lookalikes, "lookalikes_escalated": escalated_lookalikes, "misses": misses}
 
 
@@ -305,8 +312,8 @@ def start_servers():
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", action="append", choices=["dev", "dev2", "dev3", "test"],
-                        help="dev, dev2 (the first held-out split, tuned on since), test (held out); repeat; default dev")
+    parser.add_argument("--split", action="append", choices=["dev", "dev2", "dev3", "dev4", "test"],
+                        help="dev, dev2, dev3, dev4 (earlier held-out splits, tuned on since), test (held out); repeat; default dev")
     parser.add_argument("--url", help="a running bot; default: start one here")
     parser.add_argument("--only", help="script ids, comma-separated")
     parser.add_argument("--messages-only", action="store_true")
@@ -321,6 +328,9 @@ def main(argv: list[str] | None = None) -> int:
         ip, ir, if1 = messages["ids"]
         print(f"\n{split} messages: {messages['messages']}  findings (id+status) P {p:.3f} R {r:.3f} F1 {f1:.3f}  "
               f"(id only P {ip:.3f} R {ir:.3f} F1 {if1:.3f})")
+        rp, rr, rf1 = messages["rules_only"]
+        print(f"  baseline, rules only (no learned reader): P {rp:.3f} R {rr:.3f} F1 {rf1:.3f}"
+              f"{'  (the reader was trained on this split: in-sample)' if split.startswith('dev') else ''}")
         print(f"  look-alike messages whose findings alone escalate: {messages['lookalikes_escalated']}"
               f"/{messages['lookalikes']}")
         if args.verbose:

@@ -32,6 +32,8 @@ from knowledge.nlp.components import (
     outermost,
 )
 from knowledge.nlp.context import Assertion
+from knowledge.nlp.learned import default_reader
+from knowledge.nlp.learned import save as save_learned_reader
 from knowledge.nlp.normalize import Normalizer, surface
 
 PIPELINE_NAME = "clinic_triage"
@@ -203,7 +205,9 @@ def _clause_break_between(doc: Doc, a, b) -> bool:
     return any(token.lower_ in CLAUSE_BREAKS for token in doc[start:end])
 
 
-def analyse_doc(doc: Doc, k: Knowledge | None = None) -> Analysis:
+def analyse_doc(doc: Doc, k: Knowledge | None = None, learned: bool = True) -> Analysis:
+    """The findings the rules read, plus (learned=True) what the learned reader proposes about
+    which the rules said nothing, as suggested only (knowledge/nlp/learned.py)."""
     k = k or knowledge()
     mentions = []
     hedges = [c for c in doc.spans.get(CONCEPTS_KEY, []) if c.label_ == HEDGE_CONCEPT]
@@ -244,13 +248,17 @@ def analyse_doc(doc: Doc, k: Knowledge | None = None) -> Analysis:
         long_standing = numbers["weeks"] >= limits["persistent_weeks"]
         mentions.append(Mention("persistent_pain", back_pain if long_standing else "absent", start, end,
                                 doc.text[start:end]))
+    if learned and (reader := default_reader()) is not None:
+        read = {m.finding for m in mentions}
+        mentions.extend(Mention(finding, "suggested", 0, 0, "") for finding, _ in reader.propose(doc.text)
+                        if finding not in read)
     topics = tuple(dict.fromkeys(span.id_ for span in outermost(list(doc.spans.get(TOPICS_KEY, [])))))
     return Analysis(tuple(mentions), topics, doc._.answer)
 
 
-def analyse(text: str) -> Analysis:
+def analyse(text: str, learned: bool = True) -> Analysis:
     """Findings (with assertion status), graph topics and yes/no polarity of one message."""
-    return analyse_doc(default_pipeline()(text))
+    return analyse_doc(default_pipeline()(text), learned=learned)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -267,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"building spaCy pipeline {PIPELINE_NAME} {PIPELINE_VERSION} from knowledge/data ...", file=sys.stderr)
         path = save_pipeline(args.path)
         print(f"saved {path}", file=sys.stderr)
+        print(f"saved the learned reader: {save_learned_reader()}", file=sys.stderr)
     return 0
 
 

@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     rasa_host: str = "127.0.0.1"
     rasa_port: int = 5005
     actions_port: int = 5055
+    # Origin allowed to call Rasa from a browser under `make run` (default: the web app's).
+    cors_origin: str = ""
     # The storage CLI: a new admin's password (else asked on the terminal), and who ran it.
     admin_password: str | None = None
     user: str = Field("unknown", env="USER")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import io
 import json
 import random
@@ -34,9 +33,10 @@ from storage.models import Conversation, StaffUser, utcnow  # noqa: E402
 from storage.passwords import hash_password  # noqa: E402
 from storage.transcript import build_transcript  # noqa: E402
 from testing import synthetic  # noqa: E402
-from testing.console import log_in_test_client  # noqa: E402
+from testing.console import csrf_token_in, log_in_test_client  # noqa: E402
 from webapp import create_app  # noqa: E402
-from webapp.console.listing import ListFilters, decode_cursor, encode_cursor, page_query  # noqa: E402
+from webapp.console import links  # noqa: E402
+from webapp.console.listing import ListFilters, cursor_from_text, cursor_key, cursor_text, page_query  # noqa: E402
 
 SLOW_MS = 100
 CHUNK = 5_000
@@ -194,10 +194,11 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
-def list_query(args: dict, zone: ZoneInfo):
+def list_query(args: dict, zone: ZoneInfo, secret_key: str):
     """The list page's query for these filters."""
-    return page_query(ListFilters.from_args(args), zone, True,
-                      after=decode_cursor(args.get("after")), before=None, limit=50)
+    after = args.get("after") and cursor_from_text(
+        links.unseal(args["after"], links.LIST_CURSOR, secret_key))[0]
+    return page_query(ListFilters.from_args(args), zone, True, after=after, before=None, limit=50)
 
 
 def sql_p50(engine, query, repeat: int) -> float:
@@ -239,8 +240,8 @@ def main() -> None:
               f"{time.perf_counter() - started:.1f} s")
         measure_projector(engine, rng)
 
-        settings = dataclasses.replace(get_settings(), database_url=url,
-                                       secret_key="benchmark-secret")
+        settings = get_settings().copy(update=dict(database_url=url,
+                                                   secret_key="benchmark-secret"))
         zone = ZoneInfo(settings.clinic_timezone)
         with session_factory(engine)() as session, session.begin():
             session.add(StaffUser(email="bench@clinic.example", password_hash=hash_password(
@@ -259,7 +260,8 @@ def main() -> None:
         week_later = (today - timedelta(days=173)).isoformat()
         pages = {
             "first page": {},
-            f"deep page (row {args.conversations // 2:,})": {"after": encode_cursor(middle)},
+            f"deep page (row {args.conversations // 2:,})": {"after": links.seal(
+                cursor_text(cursor_key(middle), None), links.LIST_CURSOR, settings.secret_key)},
             "level=emergency": {"level": "emergency"},
             "level=routine": {"level": "routine"},
             "red_flag=cauda_equina": {"red_flag": "cauda_equina"},
@@ -281,17 +283,25 @@ def main() -> None:
               f"(Flask test client, full request):")
         print(f"  {'page':<44}{'rows':>6}{'p50 ms':>10}{'p95 ms':>10}{'SQL p50 ms':>12}")
         slow = []
+        csrf_token = csrf_token_in(client.get("/staff/").get_data(as_text=True))
+
+        def list_page(query: dict):
+            """A search is posted (its words never go in a URL); other filters are a GET."""
+            if "q" in query:
+                return client.post("/staff/", data={**query, "csrf_token": csrf_token})
+            return client.get("/staff/", query_string=query)
+
         for name, query in pages.items():
-            response = client.get("/staff/", query_string=query)        # warm-up
+            response = list_page(query)        # warm-up
             assert response.status_code == 200, (name, response.status_code)
             rows = response.get_data(as_text=True).count('class="open"')
             samples = []
             for _ in range(args.repeat):
                 begun = time.perf_counter()
-                client.get("/staff/", query_string=query)
+                list_page(query)
                 samples.append((time.perf_counter() - begun) * 1000)
             p50, p95 = percentile(samples, 0.5), percentile(samples, 0.95)
-            sql = list_query(query, zone)
+            sql = list_query(query, zone, settings.secret_key)
             print(f"  {name:<44}{rows:>6}{p50:>10.1f}{p95:>10.1f}"
                   f"{sql_p50(engine, sql, args.repeat):>12.1f}")
             if p95 > SLOW_MS:

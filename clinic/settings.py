@@ -57,11 +57,17 @@ class Settings(BaseSettings):
     # Reverse proxies in front of the web app whose X-Forwarded-* headers are trusted.
     trusted_proxies: int = 0
     # Staff console sessions end after this much inactivity, and this long after login at most.
-    staff_idle_minutes: int = 480
+    staff_idle_minutes: int = 30
     staff_max_session_hours: int = 12
-    # Failed console logins per account before a lockout (per address: four times this).
+    # Console links (encrypted conversation references, list pages) stop working after this long.
+    console_link_minutes: int = 720
+    # Sign-in back-off, per account: after this many failures each further attempt must wait,
+    # twice as long each time up to the maximum; failures are forgotten after a quiet window.
     login_max_failures: int = 5
-    login_lockout_minutes: int = 15
+    login_backoff_max_seconds: int = 120
+    login_window_minutes: int = 15
+    # Per address: failures on emails that are no account, before the address is slowed too.
+    login_address_max_unknown: int = 20
     # Channels: bodies above this get 413 from the channel (SANIC_REQUEST_MAX_SIZE caps every route).
     max_body_bytes: int = 64 * 1024
     max_message_chars: int = 20000
@@ -80,6 +86,12 @@ class Settings(BaseSettings):
     action_server_token: str = ""
     # Address the action server listens on.
     sanic_host: str = Field("127.0.0.1", env="SANIC_HOST")
+    # `make run` (scripts/serve.py): where Rasa listens, and the Rasa and action server ports.
+    rasa_host: str = "127.0.0.1"
+    rasa_port: int = 5005
+    actions_port: int = 5055
+    # Origin allowed to call Rasa from a browser under `make run` (default: the web app's).
+    cors_origin: str = ""
     # The storage CLI: a new admin's password (else asked on the terminal), and who ran it.
     admin_password: str | None = None
     user: str = Field("unknown", env="USER")

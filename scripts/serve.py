@@ -4,7 +4,6 @@ Run by `make run` from the repo root. Prints each service's URL once it answers.
 """
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -13,23 +12,37 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from clinic.settings import Settings, environment, get_settings  # noqa: E402
+
 BIN = Path(sys.executable).parent
 READY_TIMEOUT_SECONDS = 180
 
 
-def services(env: dict[str, str]) -> list[tuple[str, list[str], str]]:
-    rasa_port, actions_port = env.get("CLINIC_RASA_PORT", "5005"), env.get("CLINIC_ACTIONS_PORT", "5055")
-    web_origin = f"http://localhost:{env.get('CLINIC_WEB_PORT', '8000')}"
-    rasa = [str(BIN / "python"), "-m", "bot.rasa_main", "run", "--model", "models/triage.tar.gz", "--endpoints", "bot/endpoints.yml",
-            "--credentials", "var/credentials.yml", "--port", rasa_port,
-            "--cors", env.get("CLINIC_CORS_ORIGIN", web_origin)]
-    if env.get("RASA_API_TOKEN"):
+def local_url(host: str, port: int) -> str:
+    """Where this machine reaches a server listening on `host`."""
+    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
+
+
+def services(settings: Settings) -> list[tuple[str, list[str], str, str]]:
+    """(name, command, address it listens on, URL that answers once it is up). Every server
+    listens on 127.0.0.1 unless CLINIC_RASA_HOST, SANIC_HOST or CLINIC_WEB_HOST says otherwise
+    (Rasa's own default would be every interface)."""
+    web_origin = f"http://localhost:{settings.web_port}"
+    rasa = [str(BIN / "python"), "-m", "bot.rasa_main", "run", "--model", "models/triage.tar.gz",
+            "--endpoints", "bot/endpoints.yml", "--credentials", "var/credentials.yml",
+            "--interface", settings.rasa_host, "--port", str(settings.rasa_port),
+            "--cors", settings.cors_origin or web_origin]
+    if environment().get("RASA_API_TOKEN"):
         rasa.append("--enable-api")  # bot.rasa_main adds the token, out of sight of `ps`
     return [
-        ("action server", [str(BIN / "python"), "-m", "actions.server", "--actions", "actions", "--port", actions_port],
-         f"http://localhost:{actions_port}/health"),
-        ("Rasa", rasa, f"http://localhost:{rasa_port}/"),
-        ("web app", [str(BIN / "python"), "-m", "webapp.wsgi"], f"{web_origin}/"),
+        ("action server", [str(BIN / "python"), "-m", "actions.server", "--actions", "actions",
+                           "--port", str(settings.actions_port)],
+         settings.sanic_host, local_url(settings.sanic_host, settings.actions_port) + "/health"),
+        ("Rasa", rasa, settings.rasa_host, local_url(settings.rasa_host, settings.rasa_port) + "/"),
+        ("web app", [str(BIN / "python"), "-m", "webapp.wsgi"], settings.web_host,
+         local_url(settings.web_host, settings.web_port) + "/"),
     ]
 
 
@@ -42,8 +55,10 @@ def answers(url: str) -> bool:
 
 
 def main() -> int:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false")
-    env.setdefault("CLINIC_ACTION_SERVER_URL", "http://localhost:5055/webhook")
+    settings = get_settings()
+    env = dict(environment(), PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false")
+    env.setdefault("CLINIC_ACTION_SERVER_URL",
+                   local_url(settings.sanic_host, settings.actions_port) + "/webhook")
     env.setdefault("CLINIC_ACTION_SERVER_TOKEN", "")
     children: list[tuple[str, subprocess.Popen]] = []
 
@@ -59,8 +74,8 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
     try:
-        for name, command, url in services(env):
-            print(f"starting the {name} ...", flush=True)
+        for name, command, host, url in services(settings):
+            print(f"starting the {name} (listening on {host}) ...", flush=True)
             children.append((name, subprocess.Popen(command, cwd=ROOT, env=env)))
             deadline = time.monotonic() + READY_TIMEOUT_SECONDS
             while not answers(url):
@@ -73,7 +88,7 @@ def main() -> int:
                     stop()
                     return 1
                 time.sleep(1)
-        rasa_port, web_port = env.get("CLINIC_RASA_PORT", "5005"), env.get("CLINIC_WEB_PORT", "8000")
+        rasa_port, web_port = settings.rasa_port, settings.web_port
         print(f"\nready on http://localhost:{rasa_port}\n"
               f"  clinic page with the chat widget: http://localhost:{web_port}/\n"
               f"  staff console: http://localhost:{web_port}/staff/ (create a user: "

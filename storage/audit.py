@@ -15,6 +15,14 @@ def conversation_ref(conversation_id: str, key: str) -> str:
     return hmac.new(key.encode(), conversation_id.encode(), hashlib.sha256).hexdigest()[:32]
 
 
+def typed_ref(typed: str, key: str) -> str:
+    """What someone typed as a sign-in name, as a keyed hash: the same text always gets the same
+    reference (repeated attempts stay visible), yet a password typed in the email field is not
+    kept."""
+    return "typed:" + hmac.new(key.encode(), b"sign-in:" + typed.encode(),
+                               hashlib.sha256).hexdigest()[:16]
+
+
 def record(session: Session, *, actor: str, action: str, key: str,
            conversation_id: str | None = None, **details) -> None:
     """Add an audit entry to the session's transaction. `details` must hold no patient text."""

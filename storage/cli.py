@@ -7,7 +7,8 @@
   project [--rebuild]          catch the console's summary up with Rasa's events
   purge [--days N]             erase conversations idle for more than N days (default from
                                settings), and the text of unconsented ones after
-                               CLINIC_UNCONSENTED_RETENTION_HOURS
+                               CLINIC_UNCONSENTED_RETENTION_HOURS, and failed sign-ins
+                               older than CLINIC_LOGIN_WINDOW_MINUTES
   erase --conversation ID      erase one conversation on a patient's request
 """
 from __future__ import annotations
@@ -112,9 +113,11 @@ def main(argv: list[str] | None = None) -> None:
         stripped = retention.purge_unconsented_text(
             engine, hours=settings.unconsented_retention_hours, actor=CLI_ACTOR,
             audit_key=settings.secret_key)
+        forgotten = retention.purge_failed_logins(engine, quiet_minutes=settings.login_window_minutes)
         print(f"erased {erased} conversation(s) idle for more than {days} days; deleted the text "
               f"of {stripped} unconsented conversation(s) older than "
-              f"{settings.unconsented_retention_hours} hours")
+              f"{settings.unconsented_retention_hours} hours; forgot {forgotten} old failed "
+              f"sign-in record(s)")
     elif args.command == "erase":
         with session_factory(engine)() as session, session.begin():
             found = retention.erase_conversation(session, args.conversation, actor=CLI_ACTOR,

@@ -212,12 +212,15 @@ class AuditEntry(Base):
 
 
 class LoginThrottle(Base):
-    """Failed logins per account or address, shared by every web replica."""
+    """The sign-in back-off, shared by every web replica: failed sign-ins per typed account (a
+    keyed hash of what was typed) or per address (failures on unknown accounts)."""
 
     __tablename__ = "login_throttle"
     key = Column(String(400), primary_key=True)
     failures = Column(Integer, nullable=False, default=0)
+    # The latest failure: the window of counted failures restarts at each one.
     window_started_at = Column(UTCDateTime, nullable=False)
+    # No attempt before this time (the back-off's current wait).
     locked_until = Column(UTCDateTime)
 
 

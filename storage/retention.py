@@ -1,4 +1,5 @@
-"""Erasure on request, the retention purge, and deleting the text of unconsented conversations."""
+"""Erasure on request, the retention purge, deleting the text of unconsented conversations, and
+forgetting old failed sign-ins."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 from storage import audit, projector
 from storage.conversations import erase_conversations
 from storage.db import session_factory
-from storage.models import Conversation, Event, TriageOutcome, utcnow
+from storage.models import Conversation, Event, LoginThrottle, TriageOutcome, utcnow
 
 _BATCH = 500
 
@@ -64,6 +65,17 @@ def purge_unconsented_text(engine: Engine, *, hours: int, actor: str, audit_key:
         audit.record(session, actor=actor, action="purge_text", key=audit_key, hours=hours,
                      conversations=stripped)
     return stripped
+
+
+def purge_failed_logins(engine: Engine, *, quiet_minutes: int, now: datetime | None = None) -> int:
+    """Delete the sign-in back-off rows (per typed account, per address) with no failure for
+    `quiet_minutes` and no wait still running: their failures are forgotten anyway."""
+    cutoff = (now or utcnow()) - timedelta(minutes=quiet_minutes)
+    with session_factory(engine)() as session, session.begin():
+        return session.execute(delete(LoginThrottle).where(
+            LoginThrottle.window_started_at < cutoff,
+            or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until < cutoff))
+        ).rowcount
 
 
 def _in_batches(engine: Engine, condition, work) -> int:

@@ -8,6 +8,7 @@ Typical use, with the fixtures of tests/console/conftest.py:
 """
 from __future__ import annotations
 
+import re
 import tempfile
 from urllib.parse import quote, unquote
 
@@ -18,7 +19,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
+from sqlalchemy import select
 
+from storage.db import session_factory
+from storage.models import AuditEntry
 from testing.console import csrf_token_in, log_in_test_client  # noqa: F401  (re-exported for the console tests)
 from webapp.console import sender_from_token
 
@@ -64,6 +68,30 @@ def log_in(driver: WebDriver, base_url: str, email: str, password: str,
 
 
 SECRET_KEY = "console-test-secret"  # the console's key in these tests (conftest.py)
+
+
+LINK = re.compile(r'href="/staff/conversations/([^"]+)"')
+
+
+def client_for(app, email: str = CLINICIAN_EMAIL):
+    """A Flask test client signed in as `email`, and a CSRF token for its forms."""
+    client = app.test_client()
+    response, token = log_in_test_client(client, email, PASSWORD)
+    assert response.status_code == 302
+    return client, token
+
+
+def linked(html: str) -> list[str]:
+    """The conversations a page links to (links carry encrypted references)."""
+    return [sender_from_token(token, SECRET_KEY) for token in LINK.findall(html)]
+
+
+def audit_entries(engine, action: str | None = None) -> list[AuditEntry]:
+    with session_factory(engine)() as session:
+        query = select(AuditEntry).order_by(AuditEntry.id)
+        if action:
+            query = query.where(AuditEntry.action == action)
+        return session.execute(query).scalars().all()
 
 
 def conversation_url(base_url: str, sender_id: str) -> str:

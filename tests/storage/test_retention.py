@@ -1,6 +1,6 @@
 """Erasure leaves nothing behind; the purge command respects the retention windows."""
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import MetaData, String, Text, func, or_, select
@@ -8,7 +8,7 @@ from sqlalchemy import MetaData, String, Text, func, or_, select
 from storage import audit, projector
 from storage.cli import main as cli
 from storage.db import session_factory
-from storage.models import AuditEntry, Conversation, Event, Review, TriageOutcome
+from storage.models import AuditEntry, Conversation, Event, LoginThrottle, Review, TriageOutcome
 from storage.retention import erase_conversation
 from testing import synthetic
 
@@ -126,3 +126,24 @@ def test_purge_deletes_the_text_of_old_unconsented_conversations_but_keeps_their
     assert (outcome.reason, outcome.findings) == (None, None)
     assert (summary.max_level, summary.preview, summary.search_text) == ("emergency", None, None)
     assert summary.text_purged_at is not None
+
+
+def test_the_purge_job_forgets_failed_sign_ins_after_a_quiet_window(engine, pg_url, monkeypatch):
+    now = datetime.now(timezone.utc)
+    rows = {"account:typed:quiet": (now - timedelta(minutes=16), None),
+            "address:198.51.100.7": (now - timedelta(hours=3), now - timedelta(hours=3)),
+            "account:typed:recent": (now - timedelta(minutes=14), None),
+            "address:203.0.113.9": (now - timedelta(minutes=20), now + timedelta(minutes=1))}
+    with session_factory(engine)() as session, session.begin():
+        session.add_all(LoginThrottle(key=key, failures=6, window_started_at=last_failure,
+                                      locked_until=wait_ends)
+                        for key, (last_failure, wait_ends) in rows.items())
+    monkeypatch.setenv("CLINIC_DATABASE_URL", pg_url)
+    monkeypatch.setenv("CLINIC_LOGIN_WINDOW_MINUTES", "15")
+
+    cli(["purge"])
+
+    with session_factory(engine)() as session:
+        kept = set(session.execute(select(LoginThrottle.key)).scalars())
+    assert kept == {"account:typed:recent", "address:203.0.113.9"}, \
+        "a recent failure, and a wait still running, stay"

@@ -1,16 +1,14 @@
 """Staff console: review what the bot told patients, most urgent first (server-rendered, no JS)."""
 from __future__ import annotations
 
-import base64
-import hashlib
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from cryptography.fernet import Fernet, InvalidToken
 from flask import Blueprint, Flask, current_app, g
 
 from storage import audit
 from storage.db import get_engine, session_factory
+from webapp.console import links
 
 URL_PREFIX = "/staff"
 
@@ -33,23 +31,30 @@ def engine():
     return current_app.extensions["clinic_engine"]
 
 
-def _url_cipher(secret_key: str) -> Fernet:
-    digest = hashlib.sha256(b"console-conversation-urls:" + secret_key.encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(digest))
+def link_max_age_seconds() -> int:
+    return settings().console_link_minutes * 60
+
+
+def form_max_age_seconds() -> int:
+    """Forms on a page from the current session always work (a session lasts
+    staff_max_session_hours at most), whatever the links' expiry."""
+    config = settings()
+    return max(config.console_link_minutes * 60, config.staff_max_session_hours * 3600)
 
 
 def conversation_token(sender_id: str, secret_key: str | None = None) -> str:
     """How links and forms name a conversation: encrypted, so no phone number or chat id is in a
     URL, the browser's history or the proxy's access log."""
-    return _url_cipher(secret_key or settings().secret_key).encrypt(sender_id.encode()).decode()
+    return links.seal(sender_id, links.CONVERSATION, secret_key or settings().secret_key)
 
 
-def sender_from_token(value: str, secret_key: str | None = None) -> str:
-    """The sender id behind a token; a value that is not one is taken as a typed sender id."""
-    try:
-        return _url_cipher(secret_key or settings().secret_key).decrypt(value.encode()).decode()
-    except (InvalidToken, ValueError):
-        return value
+def sender_from_token(value: str, secret_key: str | None = None,
+                      max_age_seconds: int | None = None) -> str:
+    """The sender id behind a token; a value that is not one is taken as a typed sender id.
+    Raises links.LinkExpired for a token older than max_age_seconds."""
+    sender_id = links.unseal(value, links.CONVERSATION, secret_key or settings().secret_key,
+                             max_age_seconds)
+    return value if sender_id is None else sender_id
 
 
 def conversation_label(sender_id: str) -> str:

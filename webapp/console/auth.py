@@ -1,7 +1,8 @@
-"""Login, logout, sessions with idle and absolute expiry, roles, and login throttling."""
+"""Login, logout, sessions with idle and absolute expiry, roles, and the sign-in back-off."""
 from __future__ import annotations
 
 import functools
+import math
 import time
 from datetime import timedelta
 
@@ -15,8 +16,8 @@ from storage.passwords import hash_password, needs_rehash, verify_password
 from webapp.console import URL_PREFIX, bp, db, settings
 
 OPEN_ENDPOINTS = {"console.login", "console.static"}
-# A clinic shares one address between several staff: allow more failures per address.
-ADDRESS_FAILURE_FACTOR = 4
+# The first wait of the sign-in back-off; each further failure doubles it.
+BACKOFF_FIRST_SECONDS = 1
 
 
 def require_login():
@@ -67,32 +68,53 @@ def _safe_next(target: str | None) -> str:
     return url_for("console.conversations")
 
 
-def _throttle_keys(email: str) -> list[tuple[str, int]]:
-    limit = settings().login_max_failures
-    return [(f"account:{email}", limit),
-            (f"address:{request.remote_addr}", limit * ADDRESS_FAILURE_FACTOR)]
+def _account_key(email: str) -> str:
+    """The throttle row of whatever was typed as an email (keyed hash: it may be a password)."""
+    return "account:" + audit.typed_ref(email, settings().secret_key)
 
 
-def _locked_out(email: str) -> bool:
+def _address_key() -> str:
+    return f"address:{request.remote_addr}"
+
+
+def _wait_seconds(keys: list[str]) -> int:
+    """How long the back-off of these keys still asks a sign-in attempt to wait."""
     now = utcnow()
-    keys = [key for key, _ in _throttle_keys(email)]
     rows = db().execute(select(LoginThrottle).where(LoginThrottle.key.in_(keys))).scalars()
-    return any(row.locked_until and row.locked_until > now for row in rows)
+    waits = [(row.locked_until - now).total_seconds() for row in rows if row.locked_until]
+    return math.ceil(max(waits, default=0))
 
 
-def _count_failure(email: str) -> None:
-    now = utcnow()
-    window = timedelta(minutes=settings().login_lockout_minutes)
-    for key, limit in _throttle_keys(email):
-        insert_ignore(db(), LoginThrottle,
-                      [{"key": key, "failures": 0, "window_started_at": now}], ["key"])
-        row = db().execute(select(LoginThrottle).where(LoginThrottle.key == key)
-                           .with_for_update()).scalar_one()
-        if now - row.window_started_at > window:
-            row.failures, row.window_started_at = 0, now
-        row.failures += 1
-        if row.failures >= limit:
-            row.locked_until = now + window
+def _count_failure(key: str, free_failures: int) -> None:
+    """One more failure for this key. Past `free_failures` within the window, each attempt must
+    wait twice as long as the last (up to login_backoff_max_seconds): slowed, never locked out.
+    The window restarts at each failure, so failures are forgotten after a quiet window."""
+    config, now = settings(), utcnow()
+    insert_ignore(db(), LoginThrottle, [{"key": key, "failures": 0, "window_started_at": now}],
+                  ["key"])
+    row = db().execute(select(LoginThrottle).where(LoginThrottle.key == key)
+                       .with_for_update()).scalar_one()
+    if now - row.window_started_at > timedelta(minutes=config.login_window_minutes):
+        row.failures = 0
+    row.failures += 1
+    row.window_started_at = now
+    if row.failures >= free_failures:
+        delay = min(config.login_backoff_max_seconds,
+                    BACKOFF_FIRST_SECONDS * 2 ** min(row.failures - free_failures, 30))
+        row.locked_until = now + timedelta(seconds=delay)
+
+
+def _attempt_failed(email: str, user: StaffUser | None) -> None:
+    config = settings()
+    _count_failure(_account_key(email), config.login_max_failures)
+    if user is None:   # guessing names: the address is slowed too (every attempt from it)
+        _count_failure(_address_key(), config.login_address_max_unknown)
+
+
+def _signing_in_as(email: str, user: StaffUser | None) -> str:
+    """The audit log's actor for a sign-in attempt: an account's email, else a keyed hash of
+    what was typed (never the text itself)."""
+    return user.email if user else audit.typed_ref(email, settings().secret_key)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -103,18 +125,20 @@ def login():
     password = request.form.get("password", "")
     target = _safe_next(request.form.get("next"))
     key = settings().secret_key
-    if _locked_out(email):
-        audit.record(db(), actor=email or "-", action="login_throttled", key=key,
-                     address=request.remote_addr)
-        db().commit()
-        minutes = settings().login_lockout_minutes
-        return render_template("console/login.html", next=target, error=(
-            f"Too many failed sign-ins. Try again in {minutes} minutes.")), 429
-
     user = db().execute(select(StaffUser).where(StaffUser.email == email)).scalar_one_or_none()
+    wait = _wait_seconds([_account_key(email), _address_key()])
+    if wait > 0:
+        audit.record(db(), actor=_signing_in_as(email, user), action="login_throttled", key=key,
+                     address=request.remote_addr, wait_seconds=wait)
+        db().commit()
+        return render_template("console/login.html", next=target, error=(
+            f"Too many failed sign-ins. Wait {wait} second{'s' if wait > 1 else ''}, "
+            "then try again.")), 429, \
+            {"Retry-After": str(wait)}
+
     if not verify_password(user.password_hash if user else None, password) or not user.active:
-        _count_failure(email)
-        audit.record(db(), actor=email or "-", action="login_failed", key=key,
+        _attempt_failed(email, user)
+        audit.record(db(), actor=_signing_in_as(email, user), action="login_failed", key=key,
                      address=request.remote_addr,
                      reason="inactive" if user and not user.active else "bad credentials")
         db().commit()
@@ -124,7 +148,7 @@ def login():
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
-    db().execute(delete(LoginThrottle).where(LoginThrottle.key == f"account:{email}"))
+    db().execute(delete(LoginThrottle).where(LoginThrottle.key == _account_key(email)))
     audit.record(db(), actor=user.email, action="login", key=key, address=request.remote_addr)
     db().commit()
     session.clear()         # no session fixation: a fresh cookie at every login

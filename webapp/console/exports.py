@@ -13,8 +13,15 @@ from storage import projector
 from storage.models import Conversation, TriageOutcome, utcnow
 from storage.redaction import redact
 from storage.transcript import Transcript
-from webapp.console import bp, conversation_label, db, record_audit, sender_from_token
-from webapp.console.listing import ListFilters, conversation_page, encode_cursor
+from webapp.console import (
+    bp,
+    conversation_label,
+    db,
+    form_max_age_seconds,
+    record_audit,
+    sender_from_token,
+)
+from webapp.console.listing import ListFilters, conversation_page
 from webapp.console.views import zone
 
 KINDS = ("outcomes", "transcripts")
@@ -40,9 +47,9 @@ def _conversation_chunks(conversation_id: str | None, filters: ListFilters
         page = conversation_page(db(), filters, zone(), after=after, limit=_CHUNK)
         if page.rows:
             yield page.rows
-        if not page.next_cursor:
+        if not page.next_key:
             return
-        after = encode_cursor(page.rows[-1])
+        after = page.next_key
 
 
 def _outcomes(sender_ids: list[str]) -> list[TriageOutcome]:
@@ -126,7 +133,8 @@ def export():
     unredacted = request.form.get("unredacted") == "on"
     if unredacted and g.staff.role != "admin":
         abort(403)
-    conversation_id = sender_from_token(request.form.get("conversation_id") or "") or None
+    conversation_id = sender_from_token(request.form.get("conversation_id") or "",
+                                        max_age_seconds=form_max_age_seconds()) or None
     filters = ListFilters.from_args(request.form)
     record_audit("export", conversation_id, kind=kind, format=fmt, redacted=not unredacted,
                  **({} if conversation_id else filters.audit_details()))

@@ -6,7 +6,6 @@ indexes on conversations serve directly, so page 2,000 costs what page 1 does.
 """
 from __future__ import annotations
 
-import base64
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -22,6 +21,7 @@ from storage.db import is_postgresql
 from storage.models import LEVEL_RANKS, REVIEW_STATUSES, Conversation
 
 PAGE_SIZE = 50
+SEARCH_CHARS = 200
 NO_OUTCOME = "none"
 LEVEL_CHOICES = (*LEVEL_RANKS, NO_OUTCOME)
 _LIST_COLUMNS = (Conversation.sender_id, Conversation.channel, Conversation.started_at,
@@ -49,8 +49,9 @@ class ListFilters:
     q: str | None = None
 
     @classmethod
-    def from_args(cls, args) -> ListFilters:
-        """Unknown values are dropped rather than rejected: a stale link still works."""
+    def from_args(cls, args, search: str | None = None) -> ListFilters:
+        """Unknown values are dropped rather than rejected: a stale link still works. The search
+        comes from a form (`args` is the posted form) or from an encrypted cursor (`search`)."""
         def text(name: str, limit: int = 64) -> str | None:
             value = (args.get(name) or "").strip()
             return value[:limit] or None
@@ -62,10 +63,14 @@ class ListFilters:
                    status=status if status in REVIEW_STATUSES else None,
                    channel=text("channel"),
                    date_from=_date(args.get("date_from")), date_to=_date(args.get("date_to")),
-                   q=text("q", 200))
+                   q=search or text("q", SEARCH_CHARS))
 
     def as_args(self) -> dict[str, str]:
         return {name: str(value) for name, value in asdict(self).items() if value}
+
+    def link_args(self) -> dict[str, str]:
+        """The filters a link may show: all but the search words."""
+        return {name: value for name, value in self.as_args().items() if name != "q"}
 
     def audit_details(self) -> dict[str, str | bool]:
         """What the audit log may keep: the search words could name a patient."""
@@ -75,25 +80,34 @@ class ListFilters:
         return details
 
 
+CursorKey = tuple  # (urgency_rank, last_activity_at, sender_id): where a page starts
+
+
 @dataclass
 class Page:
     rows: list[Conversation]
-    next_cursor: str | None = None
-    prev_cursor: str | None = None
+    next_key: CursorKey | None = None
+    prev_key: CursorKey | None = None
 
 
-def encode_cursor(row: Conversation) -> str:
-    raw = json.dumps([row.urgency_rank, row.last_activity_at.isoformat(), row.sender_id])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+def cursor_key(row: Conversation) -> CursorKey:
+    return row.urgency_rank, row.last_activity_at, row.sender_id
 
 
-def decode_cursor(cursor: str | None) -> tuple | None:
-    if not cursor:
+def cursor_text(key: CursorKey, search: str | None) -> str:
+    """A cursor as text, to be encrypted: it holds a sender id, and the search it continues."""
+    rank, at, sender_id = key
+    return json.dumps([rank, at.isoformat(), sender_id, search])
+
+
+def cursor_from_text(text: str | None) -> tuple[CursorKey, str | None] | None:
+    """(key, search) from cursor_text's output; None when it is not one."""
+    if not text:
         return None
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        rank, at, sender_id = json.loads(raw)
-        return int(rank), datetime.fromisoformat(at).astimezone(timezone.utc), str(sender_id)
+        rank, at, sender_id, search = json.loads(text)
+        return (int(rank), datetime.fromisoformat(at).astimezone(timezone.utc), str(sender_id)), \
+            (str(search)[:SEARCH_CHARS] if search else None)
     except (ValueError, TypeError):
         return None
 
@@ -138,20 +152,19 @@ def page_query(filters: ListFilters, zone: ZoneInfo, postgres: bool, *, after: t
 
 
 def conversation_page(session: Session, filters: ListFilters, zone: ZoneInfo, *,
-                      after: str | None = None, before: str | None = None,
+                      after: CursorKey | None = None, before: CursorKey | None = None,
                       limit: int = PAGE_SIZE) -> Page:
-    after_key, before_key = decode_cursor(after), decode_cursor(before)
-    query = page_query(filters, zone, is_postgresql(session.bind), after=after_key,
-                       before=before_key if after_key is None else None, limit=limit)
+    query = page_query(filters, zone, is_postgresql(session.bind), after=after,
+                       before=before if after is None else None, limit=limit)
     rows = session.execute(query).scalars().all()
     more = len(rows) > limit
     rows = rows[:limit]
-    if before_key is not None and after_key is None:
+    if before is not None and after is None:
         rows.reverse()
-        return Page(rows, next_cursor=encode_cursor(rows[-1]) if rows else None,
-                    prev_cursor=encode_cursor(rows[0]) if more and rows else None)
-    return Page(rows, next_cursor=encode_cursor(rows[-1]) if more else None,
-                prev_cursor=encode_cursor(rows[0]) if after_key is not None and rows else None)
+        return Page(rows, next_key=cursor_key(rows[-1]) if rows else None,
+                    prev_key=cursor_key(rows[0]) if more and rows else None)
+    return Page(rows, next_key=cursor_key(rows[-1]) if more else None,
+                prev_key=cursor_key(rows[0]) if after is not None and rows else None)
 
 
 _options_cache: dict[str, tuple[float, dict]] = {}

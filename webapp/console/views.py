@@ -22,7 +22,19 @@ from storage.models import (
 from storage.redaction import redact
 from storage.retention import erase_conversation
 from storage.transcript import Transcript
-from webapp.console import bp, conversation_token, db, engine, record_audit, sender_from_token, settings
+from webapp.console import (
+    bp,
+    conversation_token,
+    db,
+    engine,
+    form_max_age_seconds,
+    link_max_age_seconds,
+    links,
+    listing,
+    record_audit,
+    sender_from_token,
+    settings,
+)
 from webapp.console.auth import role_required
 from webapp.console.listing import LEVEL_CHOICES, ListFilters, conversation_page, filter_options
 
@@ -38,21 +50,65 @@ def conversation_id_from_form() -> str:
     token = request.form.get("conversation_id", "")
     if not token:
         abort(400)
-    return sender_from_token(token)
+    try:
+        return sender_from_token(token, max_age_seconds=form_max_age_seconds())
+    except links.LinkExpired:
+        abort(410, EXPIRED_PAGE)
 
 
-@bp.get("/")
+EXPIRED_LINK = "This link has expired. Open the conversation again from the list."
+EXPIRED_PAGE = "This page is too old. Open the conversation again from the list."
+EXPIRED_CURSOR = "That page of the list has expired: here is the first page."
+SEARCH_NOT_IN_LINKS = "Searches are not kept in links (they could name a patient): search again."
+
+
+def _list_cursor() -> tuple[str, tuple, str | None] | None:
+    """("after" or "before", key, search) from the encrypted cursor in the URL, if any."""
+    for direction in ("after", "before"):
+        token = request.args.get(direction)
+        if not token:
+            continue
+        try:
+            found = listing.cursor_from_text(links.unseal(
+                token, links.LIST_CURSOR, settings().secret_key, link_max_age_seconds()))
+        except links.LinkExpired:
+            found = None
+        if found is None:
+            flash(EXPIRED_CURSOR)
+            return None
+        return direction, *found
+    return None
+
+
+def list_cursor(key: tuple, search: str | None) -> str:
+    return links.seal(listing.cursor_text(key, search), links.LIST_CURSOR, settings().secret_key)
+
+
+@bp.route("/", methods=["GET", "POST"])
 def conversations():
+    """GET: filters in the URL, search words only inside an encrypted cursor. POST: the filter
+    form, which carries the search words (CSRF-checked); without them it redirects to GET."""
+    cursor = None
+    if request.method == "POST":
+        filters = ListFilters.from_args(request.form)
+        if not filters.q:
+            return redirect(url_for("console.conversations", **filters.link_args()), 303)
+    else:
+        if request.args.get("q"):
+            flash(SEARCH_NOT_IN_LINKS)
+        cursor = _list_cursor()
+        filters = ListFilters.from_args({**request.args, "q": ""},
+                                        search=cursor[2] if cursor else None)
     projector.catch_up(engine(), batch_size=LIST_CATCH_UP_EVENTS, max_batches=1)
-    filters = ListFilters.from_args(request.args)
-    page = conversation_page(db(), filters, zone(), after=request.args.get("after"),
-                             before=request.args.get("before"))
+    after = cursor[1] if cursor and cursor[0] == "after" else None
+    before = cursor[1] if cursor and cursor[0] == "before" else None
+    page = conversation_page(db(), filters, zone(), after=after, before=before)
     options = filter_options(db(), current_app.config.get("CONSOLE_OPTIONS_TTL", 60))
     record_audit("list", **filters.audit_details())
     db().commit()
     return render_template("console/list.html", page=page, filters=filters,
                            levels=LEVEL_CHOICES, statuses=REVIEW_STATUSES, options=options,
-                           redact=redact)
+                           redact=redact, list_cursor=list_cursor)
 
 
 @dataclass
@@ -94,7 +150,12 @@ def render_conversation(conversation_id: str, *, revealed: bool):
 
 @bp.get("/conversations/<path:token>")
 def conversation(token: str):
-    return render_conversation(sender_from_token(token), revealed=False)
+    """The console's links carry an encrypted reference; a typed sender id works too."""
+    try:
+        sender_id = sender_from_token(token, max_age_seconds=link_max_age_seconds())
+    except links.LinkExpired:
+        abort(410, EXPIRED_LINK)
+    return render_conversation(sender_id, revealed=False)
 
 
 @bp.post("/reveal")
@@ -168,25 +229,39 @@ def handoff_status(handoff_id: int):
     return redirect(url_for("console.handoffs", status=request.form.get("back", "open")))
 
 
-@bp.get("/audit")
+@bp.route("/audit", methods=["GET", "POST"])
 @role_required("admin")
 def audit_log():
+    """One conversation's entries: GET with the encrypted reference the conversation page links
+    to, or POST with a typed sender id (so no id is ever in the URL)."""
+    conversation_id, error = None, None
+    if request.method == "POST":
+        conversation_id = request.form.get("conversation_id", "").strip()[:400] or None
+    elif request.args.get("conversation"):
+        try:
+            conversation_id = links.unseal(request.args["conversation"], links.CONVERSATION,
+                                           settings().secret_key, link_max_age_seconds())
+        except links.LinkExpired:
+            error = EXPIRED_LINK
+        else:
+            error = None if conversation_id else (
+                "That is not a conversation reference. Type the conversation id in the form.")
     query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(300)
-    conversation_id = request.args.get("conversation", "").strip()
     if conversation_id:
         query = query.where(AuditEntry.target_ref == audit.conversation_ref(
             conversation_id, settings().secret_key))
-    entries = db().execute(query).scalars().all()
-    record_audit("view_audit", conversation_id or None)  # after the read: it lists itself next time
+    entries = [] if error else db().execute(query).scalars().all()
+    record_audit("view_audit", conversation_id)  # after the read: it lists itself next time
     db().commit()
-    return render_template("console/audit.html", entries=entries,
-                           conversation_id=conversation_id)
+    return render_template("console/audit.html", entries=entries, error=error,
+                           filtered=conversation_id is not None), 400 if error else 200
 
 
 @bp.errorhandler(400)
 @bp.errorhandler(401)
 @bp.errorhandler(403)
 @bp.errorhandler(404)
+@bp.errorhandler(410)
 @bp.errorhandler(413)
 @bp.errorhandler(429)
 def error_page(error):

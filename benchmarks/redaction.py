@@ -70,7 +70,7 @@ def score(messages: list[dict], redact: Callable[[str], str]) -> dict:
     started = time.perf_counter()
     outputs = [redact(m["text"]) for m in messages]
     elapsed = time.perf_counter() - started
-    for message, output in zip(messages, outputs):
+    for message, output in zip(messages, outputs, strict=True):
         text = message["text"]
         regions = replaced_regions(text, output)
         if regions is None:

@@ -102,7 +102,7 @@ def _bare(word: str) -> str:
 
 @lru_cache(maxsize=1)
 def stop_words() -> frozenset[str]:
-    from spacy.lang.en.stop_words import STOP_WORDS   # spaCy is loaded on first use only
+    from spacy.lang.en.stop_words import STOP_WORDS  # spaCy is loaded on first use only
     return frozenset(STOP_WORDS)
 
 

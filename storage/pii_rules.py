@@ -67,8 +67,8 @@ _STREET = re.compile(
     rf"|\b(?i:{_UNIT})?\d{{1,5}}[a-z]?,?\s+(?:{_NOT_STREET_WORD}[a-z][a-z'-]+\s+){{1,3}}{_PLAIN_TYPES}\b")
 # "Elm Grove", "Moor Lane": capitalised name + street word, no number.
 _NAMED_STREET = re.compile(
-    rf"\b(?:[A-Z][a-z'-]+\s+){{1,2}}(?:Street|Road|Avenue|Lane|Drive|Close|Way|Court|Place|Crescent|"
-    rf"Terrace|Boulevard|Gardens|Grove|Square|Mews|Row|Parade|Walk|Hill|Green|Rise|Vale|Croft|Cottage)\b")
+    r"\b(?:[A-Z][a-z'-]+\s+){1,2}(?:Street|Road|Avenue|Lane|Drive|Close|Way|Court|Place|Crescent|"
+    r"Terrace|Boulevard|Gardens|Grove|Square|Mews|Row|Parade|Walk|Hill|Green|Rise|Vale|Croft|Cottage)\b")
 # "I live on station road", "just off Westgate", "I live at ..." up to the end of the clause.
 _LIVE_ON = re.compile(
     r"\b(?:live|living|staying|are|we're|i'm|im|just)\s+(?:on|off|at)\s+(?P<value>(?:[a-z][a-z'-]+\s+){0,2}"

@@ -29,7 +29,7 @@ export SANIC_REQUEST_MAX_SIZE ?= 1048576
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: help run test test-fast shell train spacy bench bench-assertion bench-nlu bench-console bench-rasa bench-questions bench-readability \
-	bench-findings bench-triage fuzz audit validate lint setup setup-dev browser clean
+	bench-findings bench-triage bench-redaction fuzz audit validate lint setup setup-dev browser clean
 
 help:
 	@sed -n 's/^# \{0,1\}//p' Makefile | sed -n '1,6p'
@@ -135,6 +135,11 @@ bench-questions: $(VENV)/.app
 bench-findings: $(VENV)/.app
 	$(PY) benchmarks/findings.py
 
+# Redaction recall per category, precision and clinical words removed, against the old regex-only
+# redactor (benchmarks/data/redaction/, dev and held-out test splits).
+bench-redaction: $(VENV)/.app $(SPACY)/meta.json
+	$(PY) benchmarks/redaction.py $(if $(SPLIT),--split $(SPLIT),--split dev $(if $(wildcard benchmarks/data/redaction/test.yml),--split test))
+
 # Reading level (Flesch-Kincaid, textstat) and length of every message the bot can say.
 bench-readability: $(VENV)/.dev
 	$(PY) benchmarks/readability.py
@@ -148,7 +153,7 @@ bench-triage: $(VENV)/.dev $(MODEL) $(CREDENTIALS) $(SPACY)/meta.json
 fuzz: $(VENV)/.dev $(MODEL) $(CREDENTIALS)
 	$(PY) benchmarks/fuzz.py
 
-bench: bench-assertion bench-findings bench-questions bench-readability bench-triage bench-nlu bench-console bench-rasa
+bench: bench-assertion bench-findings bench-redaction bench-questions bench-readability bench-triage bench-nlu bench-console bench-rasa
 
 clean:
 	rm -rf build models var/credentials.yml results test-artifacts

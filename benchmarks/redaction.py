@@ -136,7 +136,7 @@ def report(split: str, messages: list[dict], results: dict[str, dict], show: boo
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--split", action="append", choices=("dev", "test"),
+    parser.add_argument("--split", action="append", choices=("dev", "dev_blind1", "test"),
                         help="data split(s) to score (default: dev)")
     parser.add_argument("--show", action="store_true", help="list the current redactor's misses and damage")
     args = parser.parse_args(argv)

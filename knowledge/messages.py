@@ -156,14 +156,19 @@ def split_message(parts: list[str], limit: int = MAX_MESSAGE_CHARS, sep: str = "
 
 def _decision_message(outcome: Outcome, presentations: list[Presentation], plan: list[PlanStep], contact: Contact,
                       findings: Mapping[str, str], k: Knowledge) -> dict:
-    """Level and why: the headline, what to do at this level, why, and what it probably is."""
+    """Level and why: the headline, what to do at this level, why, and what it probably is; the
+    longest version that fits one message."""
     advice = k.advice["levels"][outcome.level]
+    head = [advice["headline"].format(**contact), *(f"- {s.format(**contact, summary='')}" for s in advice["steps"])]
     reasons = _reasons(outcome, list(outcome.red_flags), k, findings) or [k.advice["self_care_reason"]]
-    head = [advice["headline"].format(**contact), *(f"- {s.format(**contact, summary='')}" for s in advice["steps"]),
-            *reasons]
-    # what it probably is; if that makes the message too long, the red flags' reasons say it already
-    for whys in ([p.why for p in presentations], [p.why for p in presentations if p.level == "self_care"], []):
-        lines = [*head, *dict.fromkeys(whys), k.advice["not_a_diagnosis"]]
+    # several red flags: one line naming what raised them all, then what each presentation is
+    named = k.advice["reason"].format(findings=join(_fired_findings(outcome, set(outcome.red_flags), k, findings)),
+                                      why="").strip()
+    whys = [p.why for p in presentations]
+    candidates = ([*reasons, *whys], [*reasons, *(p.why for p in presentations if p.level == "self_care")],
+                  reasons, [named, *whys], [named])
+    for why in candidates:
+        lines = [*head, *dict.fromkeys(why), k.advice["not_a_diagnosis"]]
         if len("\n".join(lines)) <= MAX_MESSAGE_CHARS:
             break
     payload = triage_payload(outcome, plan, contact, " ".join(reasons), k)
@@ -186,9 +191,10 @@ def _plan_messages(presentations: list[Presentation], plan: list[PlanStep], k: K
     return messages
 
 
-def plan_safety_net_message(presentations: list[Presentation], outcome: Outcome, contact: Contact,
-                            k: Knowledge | None = None) -> dict:
-    """What to watch for, limited to what fits these presentations, and what to do if things change."""
+def plan_safety_net_messages(presentations: list[Presentation], outcome: Outcome, contact: Contact,
+                             k: Knowledge | None = None) -> list[dict]:
+    """What to watch for, limited to what fits these presentations, and what to do if things change
+    (split between lines if it does not fit one message)."""
     k = k or knowledge()
     net = k.advice["safety_net"]
     flags = [f for f in dict.fromkeys(f for p in presentations for f in p.watch) if f not in outcome.red_flags]
@@ -200,9 +206,9 @@ def plan_safety_net_message(presentations: list[Presentation], outcome: Outcome,
             lines.extend(f"- {w}" for w in dict.fromkeys(watch))
     book_if = [p.book_if for p in presentations if p.book_if]
     if outcome.level == "self_care" and book_if:
-        lines.append(net["book_if"].format(when="; or ".join(dict.fromkeys(book_if))))
+        lines.extend(net["book_if"].format(when=when) for when in dict.fromkeys(book_if))
     lines.append(net["closing_plan"].format(**contact))
-    return {"text": "\n".join(lines), "custom": {"safety_net": {"flags": flags}}}
+    return [{"text": text, "custom": {"safety_net": {"flags": flags}}} for text in split_message(lines)]
 
 
 def outcome_messages(state: ConversationState, contact: Contact, k: Knowledge | None = None) -> list[dict]:
@@ -222,4 +228,4 @@ def outcome_messages(state: ConversationState, contact: Contact, k: Knowledge | 
     plan = build_plan(findings, k, presentations)
     return [_decision_message(outcome, presentations, plan, contact, findings, k),
             *_plan_messages(presentations, plan, k),
-            plan_safety_net_message(presentations, outcome, contact, k)]
+            *plan_safety_net_messages(presentations, outcome, contact, k)]

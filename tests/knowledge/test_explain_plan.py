@@ -107,7 +107,9 @@ def test_emergency_message_says_call_now_what_to_say_and_not_to_drive():
 
 def test_self_care_outcome_has_level_and_why_then_ordered_plan_then_safety_net():
     state = ConversationState(findings={"night_cramps": "present", "back_pain": "present"})
-    decision, *plans, safety = outcome_messages(state, CONTACT)
+    decision, *rest = outcome_messages(state, CONTACT)
+    plans = [m for m in rest if "plan" in m["custom"]]
+    safety = next(m for m in rest if "safety_net" in m["custom"])
     assert decision["custom"]["triage"]["level"] == "self_care"
     assert decision["custom"]["triage"]["plan"][-1] == "safety_net"
     assert decision["custom"]["triage"]["presentations"] == ["low_back_pain", "night_cramps"]

@@ -2,14 +2,15 @@
 
 The outcome's own record (custom.triage in the conversation: the plan's step ids and the
 presentations) says which plan the patient got, so the answer is about that plan even if the
-data has changed since. Each answer is split so that no message is over MAX_MESSAGE_CHARS.
+data has changed since. Each answer is one message of at most MAX_MESSAGE_CHARS: the most
+important sentences, then whose view it is.
 """
 from __future__ import annotations
 
 import re
 from typing import Any, Iterable
 
-from knowledge.explain import explain
+from knowledge.explain import Answer, explain
 from knowledge.messages import MAX_MESSAGE_CHARS, split_message
 from knowledge.model import Knowledge, knowledge
 from knowledge.plan import SAFETY_NET
@@ -42,9 +43,26 @@ def latest_outcome(events: Iterable[dict[str, Any]]) -> dict | None:
     return latest
 
 
-def _explanation(topic: str, sentences: list[str], sources: list[str]) -> list[dict]:
+def _explanation(topic: str | None, sentences: list[str], sources: list[str]) -> list[dict]:
     return [{"text": text, "custom": {"explanation": {"topic": topic, "sources": sources}}}
             for text in split_message(sentences, MAX_MESSAGE_CHARS, sep=" ")]
+
+
+def answer_messages(topic: str | None, answer: Answer) -> list[dict]:
+    """An explanation as messages of at most MAX_MESSAGE_CHARS, split between sentences."""
+    return _explanation(topic, answer.sentences, answer.sources)
+
+
+def _one_message(topic: str, sentences: list[str], sources: list[str], k: Knowledge) -> list[dict]:
+    """An answer to a question about the plan: as many sentences as fit one message, then whose
+    view it is (the graph's last sentence)."""
+    *body, view = sentences
+    kept: list[str] = []
+    for sentence in body:
+        if len(" ".join([*kept, sentence, view])) > MAX_MESSAGE_CHARS:
+            break
+        kept.append(sentence)
+    return _explanation(topic, [*kept, view], sources)
 
 
 def plan_detail_messages(text: str, outcome: dict | None, k: Knowledge | None = None) -> list[dict]:
@@ -59,7 +77,7 @@ def plan_detail_messages(text: str, outcome: dict | None, k: Knowledge | None = 
             return [{"text": k.frames["plan_no_step"].format(count=len(steps))}]
         step = steps[number - 1] if number > 0 else steps[-1]
         answer = explain(step, k)
-        return _explanation(step, answer.sentences, answer.sources)
+        return _one_message(step, answer.sentences, answer.sources, k)
     presentations = [k.presentations[p] for p in outcome.get("presentations", []) if p in k.presentations]
     sentences = [k.frames["plan_why"].format(why=" ".join(p.why for p in presentations))] if presentations else []
     topic = next((p.explained_by for p in presentations if p.explained_by), "")
@@ -68,4 +86,6 @@ def plan_detail_messages(text: str, outcome: dict | None, k: Knowledge | None = 
         answer = explain(topic, k)
         sentences += answer.sentences
         sources += [s for s in answer.sources if s not in sources]
-    return _explanation(topic or "plan", sentences or [k.frames["plan_none"]], sources)
+    if not topic:
+        sentences.append(k.frames["guidance_view"])
+    return _one_message(topic or "plan", sentences, sources, k)

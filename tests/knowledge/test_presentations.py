@@ -247,7 +247,7 @@ def test_tell_me_more_and_why_answer_from_the_knowledge():
     outcome = {"plan": ["heel_walking", "gastrocnemius_stretch", "cramp_relief", "safety_net"],
                "presentations": ["night_cramps"]}
     first = " ".join(m["text"] for m in plan_detail_messages("tell me more about step 1", outcome))
-    assert "shin muscles" in first and "usually weak" in first and "clinic's explanation" in first
+    assert "shin muscles" in first and "usually weak" in first and "clinic's view" in first
     third = " ".join(m["text"] for m in plan_detail_messages("step 3", outcome))
     assert "cramp" in third and "NHS guides" in third and "clinic" not in third
     why = plan_detail_messages("why?", outcome)

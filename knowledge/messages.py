@@ -140,7 +140,7 @@ def split_message(parts: list[str], limit: int = MAX_MESSAGE_CHARS, sep: str = "
     count = len(parts)
     # best[c][j]: (longest message, breaks) for the first j parts in c messages
     best: list[dict[int, tuple[int, list[int]]]] = [{0: (0, [])}]
-    for messages in range(1, count + 1):
+    for _ in range(count):
         row: dict[int, tuple[int, list[int]]] = {}
         for j in range(1, count + 1):
             options = [(max(longest, len(joined(i, j))), breaks + [i]) for i, (longest, breaks) in best[-1].items()
@@ -150,7 +150,7 @@ def split_message(parts: list[str], limit: int = MAX_MESSAGE_CHARS, sep: str = "
         best.append(row)
         if count in row:
             breaks = row[count][1] + [count]
-            return [joined(a, b) for a, b in zip(breaks, breaks[1:])]
+            return [joined(a, b) for a, b in zip(breaks, breaks[1:], strict=False)]
     return list(parts)
 
 

@@ -159,7 +159,7 @@ def test_no_painkiller_advice_without_the_pharmacist_check():
 
 
 def test_no_message_is_over_the_cap_for_any_patient():
-    from bot.channels.rendering import message_as_text   # what a channel without custom JSON sends
+    from bot.channels.rendering import message_as_text  # what a channel without custom JSON sends
 
     for findings in PATIENTS:
         for message in outcome_messages(ConversationState(findings=findings), CONTACT):
@@ -227,7 +227,6 @@ def test_every_plan_fact_has_its_source():
 
 
 def test_motor_point_stimulation_only_where_the_clinics_article_applies_as_an_option():
-    k = knowledge()
     for findings in PATIENTS:
         said = " ".join(step.said for step in build_plan(findings))
         fits = {p.id for p in presentations_for(findings)}

@@ -186,6 +186,19 @@ def test_outcome_is_level_and_why_then_at_most_five_short_steps_then_the_safety_
         assert "anything changes" in nets[-1]["text"] and "999" in nets[-1]["text"]
 
 
+def test_a_fresh_strain_gets_rest_ice_compression_and_raising_then_a_gradual_return():
+    said = " ".join(step.said for step in build_plan(present("calf_pain", "minor_fall")))
+    for advice in ("Rest the leg", "keep it up", "support bandage", "ice in a towel", "Avoid heat", "bit by bit"):
+        assert advice in said
+    assert "lean in" not in said   # no stretching a fresh tear
+
+
+def test_back_pain_gets_keep_active_advice():
+    for findings in (present("back_pain"), present("sciatica"), present("back_pain", "persistent_pain")):
+        assert "keep_active" in plan_ids(findings)
+    assert "Bed rest is not advised" in build_plan(present("back_pain"))[0].said
+
+
 def test_the_safety_net_fits_the_patient():
     def net(*findings):
         return "\n".join(m["text"] for m in outcome_messages(ConversationState(findings=present(*findings)), CONTACT)

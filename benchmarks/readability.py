@@ -13,10 +13,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from knowledge.messages import MAX_MESSAGE_CHARS as MAX_CHARS  # noqa: E402
 from testing.readability import every_message  # noqa: E402
 
 TARGET_GRADE = 7
-MAX_CHARS = 600
 
 
 def main() -> int:

@@ -42,7 +42,8 @@ DENY_ANYWHERE = ("no", "nope", "nah", "not really", "not at all", "never", "none
                  "dont think so", "not that i know", "not recently", "nothing recent", "nothing like that", "on purpose",
                  "deliberately", "intentionally", "im dieting", "on a diet")        # replies that answer nothing before the question counts as unsure
 # Messages that are not attempts to answer (a question back, asking for a person, small talk).
-NOT_ANSWERS = {"ask_question", "request_human", "give_contact", "bot_challenge", "greet", "thank", "goodbye"}
+NOT_ANSWERS = {"ask_question", "ask_plan_detail", "request_human", "give_contact", "bot_challenge", "greet", "thank",
+               "goodbye"}
 # Intents the dialogue's rules answer in their own way during a form (rules.yml): the form lets them.
 INTENTS_WITH_OWN_RULES = NOT_ANSWERS | {"out_of_scope", "nlu_fallback", "restart"}
 INTENT_ANSWERS = {"affirm": "affirm", "deny": "deny", "unsure": "unsure"}

@@ -13,6 +13,8 @@ from typing import Iterable, Mapping
 from knowledge.model import Knowledge, Node, Relation, knowledge
 from knowledge.triage import present_findings
 
+# Facts from these make an answer the clinic's own view; otherwise it is public guidance.
+CLINIC_DOCS = ("clinic_article", "clinic_plan_order")
 # When a question names several topics, the most specific kind answers it.
 TOPIC_PRIORITY = ("self_care_step", "habit", "symptom", "condition", "muscle", "nerve", "nerve_root", "movement",
                   "muscle_group", "tendon", "bone", "joint")
@@ -216,7 +218,8 @@ def explain(topic: str, k: Knowledge | None = None) -> Answer:
     answer = Answer(topic, [f"{node.name[0].upper()}{node.name[1:]}: {node.about}"])
     answer.use(node)
     _BY_TYPE.get(node.type, _other)(k, node, answer)
-    answer.sentences.append(k.frames["clinic_view"])
+    clinic = any(fact["doc"] in CLINIC_DOCS for fact in answer.facts)
+    answer.sentences.append(k.frames["clinic_view" if clinic else "guidance_view"])
     return answer
 
 

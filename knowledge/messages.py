@@ -10,14 +10,15 @@ from __future__ import annotations
 from typing import Mapping
 
 from knowledge.conversation import ConversationState
-from knowledge.explain import explain, join, topic_for_findings
-from knowledge.model import SCREEN_PREFIX, Knowledge, Question, knowledge
-from knowledge.plan import PlanStep, build_plan
+from knowledge.explain import join
+from knowledge.model import ESCALATING_LEVELS, SCREEN_PREFIX, Knowledge, Presentation, Question, knowledge
+from knowledge.plan import SAFETY_NET, PlanStep, build_plan, presentations_for
 from knowledge.triage import ABSENT, UNCERTAIN, WHICH, Outcome, present_findings, unknown_items
 
 YES_NO_BUTTONS = ({"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"},
                   {"title": "Not sure", "payload": "/unsure"})
 Contact = Mapping[str, str]   # emergency_number, urgent_number, clinic_phone, clinic_hours
+MAX_MESSAGE_CHARS = 600       # no single message longer, on any channel (a phone screen, an SMS thread)
 
 
 def question_message(question: Question, findings: Mapping[str, str], k: Knowledge | None = None) -> dict:
@@ -130,8 +131,89 @@ def safety_net_message(findings: Mapping[str, str], outcome: Outcome, contact: C
     return {"text": "\n".join(lines), "custom": {"safety_net": {"flags": flags}}}
 
 
+def split_message(parts: list[str], limit: int = MAX_MESSAGE_CHARS, sep: str = "\n") -> list[str]:
+    """Parts (lines, sentences) joined into as few messages as fit `limit` characters each,
+    breaking only between parts, as evenly as possible (no short last message)."""
+    def joined(i: int, j: int) -> str:
+        return sep.join(parts[i:j])
+
+    count = len(parts)
+    # best[c][j]: (longest message, breaks) for the first j parts in c messages
+    best: list[dict[int, tuple[int, list[int]]]] = [{0: (0, [])}]
+    for _ in range(count):
+        row: dict[int, tuple[int, list[int]]] = {}
+        for j in range(1, count + 1):
+            options = [(max(longest, len(joined(i, j))), breaks + [i]) for i, (longest, breaks) in best[-1].items()
+                       if i < j and (len(joined(i, j)) <= limit or j - i == 1)]
+            if options:
+                row[j] = min(options)
+        best.append(row)
+        if count in row:
+            breaks = row[count][1] + [count]
+            return [joined(a, b) for a, b in zip(breaks, breaks[1:], strict=False)]
+    return list(parts)
+
+
+def _decision_message(outcome: Outcome, presentations: list[Presentation], plan: list[PlanStep], contact: Contact,
+                      findings: Mapping[str, str], k: Knowledge) -> dict:
+    """Level and why: the headline, what to do at this level, why, and what it probably is; the
+    longest version that fits one message."""
+    advice = k.advice["levels"][outcome.level]
+    head = [advice["headline"].format(**contact), *(f"- {s.format(**contact, summary='')}" for s in advice["steps"])]
+    reasons = _reasons(outcome, list(outcome.red_flags), k, findings) or [k.advice["self_care_reason"]]
+    # several red flags: one line naming what raised them all, then what each presentation is
+    named = k.advice["reason"].format(findings=join(_fired_findings(outcome, set(outcome.red_flags), k, findings)),
+                                      why="").strip()
+    whys = [p.why for p in presentations]
+    candidates = ([*reasons, *whys], [*reasons, *(p.why for p in presentations if p.level == "self_care")],
+                  reasons, [named, *whys], [named])
+    for why in candidates:
+        lines = [*head, *dict.fromkeys(why), k.advice["not_a_diagnosis"]]
+        if len("\n".join(lines)) <= MAX_MESSAGE_CHARS:
+            break
+    payload = triage_payload(outcome, plan, contact, " ".join(reasons), k)
+    payload["presentations"] = [p.id for p in presentations]
+    return {"text": "\n".join(lines), "custom": {"triage": payload}}
+
+
+def _plan_messages(presentations: list[Presentation], plan: list[PlanStep], k: Knowledge) -> list[dict]:
+    """The numbered steps, split between steps if they do not fit one message; each message
+    carries its own steps (with their numbers) as custom.plan."""
+    steps = [step for step in plan if step.id != SAFETY_NET]
+    if not steps:
+        return []
+    intro = k.advice["plan_intro" if any(p.clinic_order for p in presentations) else "plan_intro_other"]
+    lines = [intro, *(f"{number}. {step.said}" for number, step in enumerate(steps, 1)), k.advice["plan_more"]]
+    messages = []
+    for text in split_message(lines):
+        shown = [(n, s) for n, s in enumerate(steps, 1) if f"{n}. {s.said}" in text.splitlines()]
+        messages.append({"text": text, "custom": {"plan": [dict(s.as_dict(), number=n) for n, s in shown]}})
+    return messages
+
+
+def plan_safety_net_messages(presentations: list[Presentation], outcome: Outcome, contact: Contact,
+                             k: Knowledge | None = None) -> list[dict]:
+    """What to watch for, limited to what fits these presentations, and what to do if things change
+    (split between lines if it does not fit one message)."""
+    k = k or knowledge()
+    net = k.advice["safety_net"]
+    flags = [f for f in dict.fromkeys(f for p in presentations for f in p.watch) if f not in outcome.red_flags]
+    lines = [net["title"]]
+    for level in ESCALATING_LEVELS:
+        watch = [k.red_flags[f].watch_for for f in flags if k.red_flags[f].level == level]
+        if watch:
+            lines.append(net[level].format(**contact))
+            lines.extend(f"- {w}" for w in dict.fromkeys(watch))
+    book_if = [p.book_if for p in presentations if p.book_if]
+    if outcome.level == "self_care" and book_if:
+        lines.extend(net["book_if"].format(when=when) for when in dict.fromkeys(book_if))
+    lines.append(net["closing_plan"].format(**contact))
+    return [{"text": text, "custom": {"safety_net": {"flags": flags}}} for text in split_message(lines)]
+
+
 def outcome_messages(state: ConversationState, contact: Contact, k: Knowledge | None = None) -> list[dict]:
-    """The decision at the end of the screen: level and reason, explanation, plan, safety-net.
+    """The decision at the end of the screen: level and why, the plan (at most `max_steps` steps),
+    then the safety net that fits the patient; no message over MAX_MESSAGE_CHARS.
 
     Emergency and urgent outcomes were already announced the moment they arose; here they get a
     short reminder instead of a plan.
@@ -139,24 +221,11 @@ def outcome_messages(state: ConversationState, contact: Contact, k: Knowledge | 
     k = k or knowledge()
     outcome = state.outcome(k)
     findings = state.findings
-    advice = k.advice["levels"][outcome.level]
     if outcome.is_escalation:
         message = escalation_message(outcome, contact, findings, k)
         return [message, safety_net_message(findings, outcome, contact, k)]
-    plan = build_plan(findings, k)
-    reasons = _reasons(outcome, list(outcome.red_flags), k, findings) or [k.advice["self_care_reason"]]
-    headline = [advice["headline"].format(**contact), *(f"- {s.format(**contact, summary='')}" for s in advice["steps"])]
-    decision = {"text": "\n".join([*headline, *reasons, k.advice["not_a_diagnosis"]]),
-                "custom": {"triage": triage_payload(outcome, plan, contact, " ".join(reasons), k)}}
-    messages = [decision]
-    topic = topic_for_findings(findings, k)
-    if topic:
-        answer = explain(topic, k)
-        messages.append({"text": answer.text, "custom": {"explanation": {"topic": topic, "sources": answer.sources}}})
-    steps = [step for step in plan if step.id != "safety_net"]
-    in_clinic_order = bool(steps) and bool(k.plan_steps[steps[0].id].why_first)
-    lines = [k.advice["plan_intro" if in_clinic_order else "plan_intro_other"]] + [f"{i}. {s.title[0].upper()}{s.title[1:]}: {' '.join((s.text, *s.notes))}"
-                                        for i, s in enumerate(steps, 1)]
-    messages.append({"text": "\n".join(lines), "custom": {"plan": [s.as_dict() for s in steps]}})
-    messages.append(safety_net_message(findings, outcome, contact, k))
-    return messages
+    presentations = presentations_for(findings, k)
+    plan = build_plan(findings, k, presentations)
+    return [_decision_message(outcome, presentations, plan, contact, findings, k),
+            *_plan_messages(presentations, plan, k),
+            *plan_safety_net_messages(presentations, outcome, contact, k)]

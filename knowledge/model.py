@@ -11,7 +11,7 @@ from typing import Any
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DATA_FILES = ("sources.yaml", "graph.yaml", "lexicon.yaml", "findings.yaml", "red_flags.yaml",
-              "advice.yaml", "plan.yaml", "explanations.yaml")
+              "advice.yaml", "plan.yaml", "presentations.yaml", "explanations.yaml")
 LEVELS = ("emergency", "urgent", "routine", "self_care")     # red_flags.yaml `levels`, most urgent first
 # Levels whose advice is given at once, at any turn, interrupting whatever is going on.
 ESCALATING_LEVELS = LEVELS[:2]
@@ -132,6 +132,33 @@ class PlanStepRule:
     why_first: str = ""
     why_first_source: Citation | None = None
     exclude_if_any: tuple[str, ...] = ()    # findings that keep the step out, even an `always` one
+    say: str = ""                           # the step as the plan message says it (one or two sentences)
+
+
+@dataclass(frozen=True)
+class SourcedClaim:
+    doc: str
+    claim: str
+    section: str = ""     # the section of the cited document (self-care-guidance.md headings)
+
+
+@dataclass(frozen=True)
+class Presentation:
+    """What a non-urgent patient most likely has (presentations.yaml) and the advice that fits."""
+    id: str
+    name: str
+    when: tuple[tuple[str, ...], ...]
+    unless: tuple[str, ...]
+    level: str
+    clinic_order: bool
+    why: str
+    steps: tuple[str, ...]
+    notes: dict[str, str]
+    watch: tuple[str, ...]
+    book_if: str
+    sources: tuple[SourcedClaim, ...]
+    explained_by: str = ""
+    fallback: bool = False
 
 
 @dataclass(frozen=True)
@@ -152,6 +179,8 @@ class Knowledge:
     advice: dict[str, Any]
     plan_steps: dict[str, PlanStepRule]
     frames: dict[str, str]
+    presentations: dict[str, Presentation]
+    max_plan_steps: int
     data_hash: str = field(repr=False)
 
     # ---- convenience views ----

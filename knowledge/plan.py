@@ -1,16 +1,21 @@
-"""The self-care plan in the clinic's order, built from the graph.
+"""The self-care plan that fits the patient, from their presentations (presentations.yaml).
 
-Which steps: plan.yaml (always, or when a reported finding brings them in). Their order: a
-topological sort of the graph's `precedes` relations (dorsiflexors before calves, ..., safety net
-last). Their text: the step node's `about` plus notes tailored to what the patient reported.
+Which presentations: each one's `when`/`unless` over the findings (several may fit; the fallback
+when none does). Which steps: each presentation in turn gives its most important step not yet
+chosen, so that a merge keeps the heart of both without repeats, up to plan.yaml `max_steps`; plus
+the safety net. Their order: a topological sort of the graph's `precedes` relations (the clinic's
+order: dorsiflexors before calves, ..., safety net last). Their text: plan.yaml `say` plus at
+most one note (the presentation's, or one tailored to what the patient reported).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Mapping
 
-from knowledge.model import Knowledge, knowledge
+from knowledge.model import Knowledge, Presentation, knowledge
 from knowledge.triage import present_findings
+
+SAFETY_NET = "safety_net"
 
 
 @dataclass(frozen=True)
@@ -21,8 +26,12 @@ class PlanStep:
     notes: tuple[str, ...]
     sources: tuple[str, ...]
 
+    @property
+    def said(self) -> str:
+        return " ".join((self.text, *self.notes))
+
     def as_dict(self) -> dict:
-        return {"id": self.id, "title": self.title, "text": " ".join((self.text, *self.notes))}
+        return {"id": self.id, "title": self.title, "text": self.said}
 
 
 def step_order(k: Knowledge | None = None) -> list[str]:
@@ -40,18 +49,52 @@ def step_order(k: Knowledge | None = None) -> list[str]:
     return ordered
 
 
-def build_plan(findings: Mapping[str, str], k: Knowledge | None = None) -> list[PlanStep]:
+def presentations_for(findings: Mapping[str, str], k: Knowledge | None = None) -> list[Presentation]:
+    """Every presentation the findings fit, in presentations.yaml order (the fallback if none)."""
     k = k or knowledge()
     present = present_findings(findings, k)
+    fits = [p for p in k.presentations.values()
+            if all(set(group) & present for group in p.when) and not set(p.unless) & present]
+    return fits or [p for p in k.presentations.values() if p.fallback]
+
+
+def _chosen_steps(presentations: list[Presentation], present: set[str], k: Knowledge) -> list[str]:
+    """Each presentation in turn gives its most important step not yet chosen (a step for a
+    reported habit takes the last turn), until the plan holds `max_plan_steps`; excluded steps
+    (calf stretches for claudication) never count."""
+    def allowed(sid: str) -> bool:
+        return sid != SAFETY_NET and not present & set(k.plan_steps[sid].exclude_if_any)
+
+    habits = [sid for sid, rule in k.plan_steps.items() if present & set(rule.include_if_any)]
+    queues = [[sid for sid in steps if allowed(sid)] for steps in [*(p.steps for p in presentations), habits]]
+    chosen: list[str] = []
+    while len(chosen) < k.max_plan_steps and any(queues):
+        for queue in queues:
+            while queue and queue[0] in chosen:
+                queue.pop(0)
+            if queue and len(chosen) < k.max_plan_steps:
+                chosen.append(queue.pop(0))
+    return chosen
+
+
+def _note(step_id: str, presentations: list[Presentation], present: set[str], k: Knowledge) -> tuple[str, ...]:
+    notes = [p.notes[step_id] for p in presentations if step_id in p.notes]
+    notes += [note for finding, note in k.plan_steps[step_id].tailor.items() if finding in present]
+    return tuple(notes[:1])
+
+
+def build_plan(findings: Mapping[str, str], k: Knowledge | None = None,
+               presentations: list[Presentation] | None = None) -> list[PlanStep]:
+    k = k or knowledge()
+    present = present_findings(findings, k)
+    presentations = presentations if presentations is not None else presentations_for(findings, k)
+    chosen = set(_chosen_steps(presentations, present, k)) | {SAFETY_NET}
     plan = []
     for step_id in step_order(k):
-        rule = k.plan_steps[step_id]
-        if not (rule.always or present & set(rule.include_if_any)) or present & set(rule.exclude_if_any):
+        if step_id not in chosen:
             continue
         node = k.nodes[step_id]
-        notes = tuple(note for finding, note in rule.tailor.items() if finding in present)
-        if rule.why_first and not plan:
-            notes = (rule.why_first, *notes)
         sources = tuple(dict.fromkeys([node.source.doc] + [r.source.doc for r in k.relations_to(step_id, "treated_by")]))
-        plan.append(PlanStep(step_id, node.name, node.about, notes, sources))
+        plan.append(PlanStep(step_id, node.name, k.plan_steps[step_id].say, _note(step_id, presentations, present, k),
+                             sources))
     return plan

@@ -16,16 +16,25 @@ from knowledge.conversation import ConversationState
 from knowledge.explain import explain
 from knowledge.messages import escalation_message, outcome_messages, proxy_message, question_message, which_message
 from knowledge.model import Knowledge, knowledge
+from knowledge.plan_detail import answer_messages, plan_detail_messages
 from knowledge.triage import PRESENT, evaluate
 
 RESPONSES = Path(__file__).resolve().parent.parent / "bot" / "domain" / "responses.yml"
-# Ordinary presentations with no red flag: what most patients get as their outcome.
+# Ordinary presentations (presentations.yaml), alone and two together: what most patients get.
 TYPICAL = {
     "back strain": {"back_pain": PRESENT},
     "night cramps": {"night_cramps": PRESENT, "calf_cramps": PRESENT},
     "tight calves": {"calf_tension": PRESENT},
     "pulled calf": {"calf_pain": PRESENT, "minor_fall": PRESENT},
+    "sore after a run": {"calf_pain": PRESENT, "recent_exercise": PRESENT},
+    "sciatica": {"sciatica": PRESENT, "back_pain": PRESENT},
+    "walking calf pain": {"calf_pain": PRESENT, "claudication_pattern": PRESENT},
+    "numb foot": {"leg_numbness": PRESENT},
+    "back pain for months": {"back_pain": PRESENT, "persistent_pain": PRESENT},
+    "tight calves in heels with back pain": {"calf_tension": PRESENT, "high_heels": PRESENT, "back_pain": PRESENT},
+    "night cramps and back pain": {"night_cramps": PRESENT, "back_pain": PRESENT},
 }
+PLAN_QUESTIONS = ("why?", *(f"tell me more about step {n}" for n in range(1, 6)))
 _MARKUP = re.compile(r"^\s*(?:[-*•]|\d+\.)\s*", re.MULTILINE)
 
 
@@ -76,12 +85,17 @@ def every_message(k: Knowledge | None = None) -> list[Message]:
             for index, message in enumerate(outcome_messages(ConversationState(findings=findings), contact, k)):
                 messages.append(Message(f"outcome {rule.id} #{index + 1}", message["text"]))
     for name, findings in TYPICAL.items():
-        for index, message in enumerate(outcome_messages(ConversationState(findings=dict(findings)), contact, k)):
+        outcome = outcome_messages(ConversationState(findings=dict(findings)), contact, k)
+        for index, message in enumerate(outcome):
             messages.append(Message(f"outcome {name} #{index + 1}", message["text"]))
+        triage = outcome[0]["custom"]["triage"]
+        for question in PLAN_QUESTIONS:
+            for index, message in enumerate(plan_detail_messages(question, triage, k)):
+                messages.append(Message(f"plan answer {name} {question!r} #{index + 1}", message["text"]))
     for node in k.nodes:
-        answer = explain(node, k)
-        if answer.text:
-            messages.append(Message(f"explanation {node}", answer.text))
+        for index, message in enumerate(answer_messages(node, explain(node, k))):
+            messages.append(Message(f"explanation {node} #{index + 1}", message["text"]))
+    messages += [Message(f"plan answer {key}", k.frames[key].format(count=5)) for key in ("plan_none", "plan_no_step")]
     unique: dict[str, Message] = {}
     for message in messages:
         unique.setdefault(message.text, message)

@@ -8,7 +8,7 @@ from rasa_sdk.events import SlotSet
 from actions import common
 from actions.consent import ActionRecordConsent
 from actions.handoff import ActionRecordHandoff, ValidateHandoffForm
-from actions.questions import ActionAnswerQuestion
+from actions.questions import ActionAnswerQuestion, ActionExplainPlan
 from actions.screening import ActionRecordOutcome, ActionTriageOutcome, ValidateTriageForm
 from tests.actions.conftest import make_tracker, rows
 from tests.conversation_events import action, asked, bot, user
@@ -65,20 +65,24 @@ def _self_care_conversation():
     return events
 
 
-def test_outcome_gives_level_explanation_ordered_plan_and_safety_net_and_stores_it(database):
+def test_outcome_gives_level_and_why_ordered_plan_and_safety_net_and_stores_it(database):
     events = _self_care_conversation()
     result, messages = run(ActionTriageOutcome(), make_tracker(events))
     assert [m["text"].split("\n")[0][:40] for m in messages] == [
         "Nothing you've told me needs urgent care",
-        "Night calf cramps: Sudden, painful tight",
         "Your self-care plan, in the order the cl",
+        "4. When a cramp comes, pull your toes up",
         "Know when to get help"]
+    assert "Night cramps are common" in messages[0]["text"]
+    assert all(len(m["text"]) <= 600 for m in messages)
     triage = messages[0]["custom"]["triage"]
     assert triage["level"] == "self_care" and triage["red_flags"] == []
+    assert triage["presentations"] == ["night_cramps"]
     assert triage["plan"][0] == "heel_walking" and triage["plan"][-1] == "safety_net"
     assert triage["event_key"].startswith("user@")
-    assert [s["id"] for s in messages[2]["custom"]["plan"]][:3] == ["heel_walking", "gastrocnemius_stretch",
+    assert [s["id"] for s in messages[1]["custom"]["plan"]][:3] == ["heel_walking", "gastrocnemius_stretch",
                                                                     "soleus_stretch"]
+    assert [s["number"] for s in messages[2]["custom"]["plan"]] == [4, 5]
     assert result == [SlotSet("findings", {"calf_cramps": "present", "night_cramps": "present",
                                            "screen.dvt": "absent", "calf_swelling": "absent", "calf_warm": "absent",
                                            "calf_red": "absent", "tight_swelling": "absent",  # no swelling at all
@@ -112,9 +116,10 @@ def test_record_outcome_stores_the_advice_the_server_gave(database):
 def test_questions_are_answered_from_the_graph_with_sources():
     _, messages = run(ActionAnswerQuestion(), make_tracker([action("action_listen"),
                                                            user("what is the soleus?", "ask_question")]))
-    [message] = messages
-    assert message["text"].startswith("Soleus:") and "does not cross the knee" in message["text"]
+    message = messages[0]
+    assert message["text"].startswith("Soleus:") and "does not cross the knee" in " ".join(m["text"] for m in messages)
     assert message["custom"]["explanation"] == {"topic": "soleus", "sources": ["clinic_article"]}
+    assert all(len(m["text"]) <= 600 for m in messages)   # a long answer comes in parts
 
 
 def test_after_an_emergency_every_answer_repeats_what_to_do():
@@ -178,3 +183,30 @@ def test_a_declined_contact_keeps_no_details_and_says_how_to_reach_the_clinic(da
     assert result == [SlotSet(s, None) for s in slots]
     [request] = rows(database, "handoff_requests")
     assert request["contact_value"] == "" and not request["consented"]
+
+
+def _after_the_outcome(question: str, intent: str = "ask_plan_detail"):
+    events = _self_care_conversation()
+    _, messages = run(ActionTriageOutcome(), make_tracker(events))
+    events += [action("action_triage_outcome"), *(bot(m["text"], custom=m.get("custom")) for m in messages),
+               action("action_listen"), user(question, intent)]
+    return run(ActionExplainPlan(), make_tracker(events))
+
+
+def test_tell_me_more_about_a_step_of_the_plan_given():
+    result, messages = _after_the_outcome("tell me more about step 4")
+    assert result == []
+    assert messages[0]["text"].startswith("Ease a cramp when it comes:") and "Rub the muscle" in messages[0]["text"]
+    assert messages[0]["custom"]["explanation"]["topic"] == "cramp_relief"
+    assert all(len(m["text"]) <= 600 for m in messages)
+
+
+def test_why_explains_the_presentation_behind_the_plan():
+    _, messages = _after_the_outcome("why?")
+    assert messages[0]["text"].startswith("Why this plan: Night cramps are common")
+    assert "tibial nerve" in " ".join(m["text"] for m in messages)
+
+
+def test_a_question_about_the_plan_before_there_is_one_says_a_plan_comes():
+    _, messages = run(ActionExplainPlan(), make_tracker([action("action_listen"), user("why?", "ask_plan_detail")]))
+    assert messages[0]["text"].startswith("Once I have asked my questions")

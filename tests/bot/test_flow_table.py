@@ -120,3 +120,11 @@ def test_the_row_decides_its_example(name):
     row, decision = explain(events, CUSTOM)
     assert row is not None and row.name == name
     assert (decision.action if decision else None) == expected
+
+
+@pytest.mark.parametrize("text", ["tell me more about step 2 for my back", "why? my back still aches"])
+def test_a_question_about_the_plan_is_left_to_its_rule_not_noted(text):
+    """ask_plan_detail has its own rule (action_explain_plan): no row takes it, even when it names
+    a complaint already reported."""
+    row, decision = explain(OUTCOME_GIVEN + [action("action_listen"), user(text, "ask_plan_detail")], CUSTOM)
+    assert decision is None

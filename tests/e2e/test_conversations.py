@@ -71,10 +71,21 @@ def test_self_care_case_gets_the_plan_with_dorsiflexors_before_calves(bot, sende
     plan = triage["plan"]
     assert plan.index("heel_walking") < plan.index("gastrocnemius_stretch") < plan.index("soleus_stretch")
     assert plan[-1] == "safety_net"
-    shown = next(r["custom"]["plan"] for r in outcome if "plan" in (r.get("custom") or {}))
-    assert [step["id"] for step in shown] == plan[:-1]
-    assert "tibial nerve" in texts(outcome)
-    assert texts(outcome).rstrip().endswith("or call the clinic on 01632 960000.")
+    shown = [step for r in outcome if "plan" in (r.get("custom") or {}) for step in r["custom"]["plan"]]
+    assert [step["id"] for step in shown] == plan[:-1] and len(shown) <= 5
+    assert triage["presentations"] == ["calf_tension", "night_cramps"]
+    assert "Night cramps are common" in texts(outcome) and all(len(r.get("text") or "") <= 600 for r in outcome)
+    assert texts(outcome).rstrip().endswith("call the clinic on 01632 960000. If it is an emergency, call 999.")
+
+
+def test_after_the_outcome_tell_me_more_about_a_step_and_why(bot, sender):
+    replies = start(bot, sender, "my calves cramp at night")
+    answer_until_outcome(bot, sender, replies)
+    replies = bot.say(sender, "tell me more about step 1")
+    assert texts(replies).startswith("Wake up the shin muscles first") and "usually weak" in texts(replies)
+    replies = bot.say(sender, "why?")
+    assert texts(replies).startswith("Why this plan: Night cramps are common")
+    assert all(len(r.get("text") or "") <= 600 for r in replies)
 
 
 def test_a_question_the_patient_already_answered_is_not_asked_again(bot, sender):

@@ -43,16 +43,16 @@ TO_SELF_CARE = (
     Turn(type="my calves feel tight and cramp at night",
          expect="Is one calf or leg any of these, compared with the other?"),
     Turn(click="No", expect="About your cramps, have you noticed any of these?"),
-    # The outcome comes as four messages; the safety net is the last of them.
-    Turn(type="no", expect="If you're unsure, or anything changes, tell me or call the clinic on "
+    # The outcome: level and why, the plan (in two messages), then the safety net, last.
+    Turn(type="no", expect="If anything changes or you're not sure, tell me or call the clinic on "
                            f"{CLINIC_PHONE}."),
 )
 OUTCOME_TEXT = "Nothing you've told me needs urgent care, so you can start with self-care at home."
 # The plan (custom.plan), in the clinic's order: the shin muscles before the calf stretches.
-PLAN_IDS = ["heel_walking", "gastrocnemius_stretch", "soleus_stretch", "root_cause_assessment"]
+PLAN_IDS = ["heel_walking", "gastrocnemius_stretch", "soleus_stretch", "cramp_relief", "root_cause_assessment"]
 CALF_STEPS = ("gastrocnemius_stretch", "soleus_stretch")
 PLAN_INTRO = "Your self-care plan, in the order the clinic recommends:"
-HEEL_WALKING_TEXT = "Walk slowly on your heels with your toes lifted off the floor"
+HEEL_WALKING_TEXT = "Walk slowly on your heels with your toes up"
 
 # Free text that escalates at any point of the conversation.
 EMERGENCY = Turn(type="I can't feel it when I wipe and my back is killing me",

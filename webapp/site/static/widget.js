@@ -86,6 +86,9 @@
 
   function renderPlan(plan) {
     const list = element("ol", "chat-plan");
+    // a plan split over several messages numbers on from the previous one
+    const first = plan.find((step) => step && typeof step === "object");
+    if (first && Number.isInteger(first.number) && first.number > 1) list.start = first.number;
     for (const step of plan) {
       if (!step || typeof step !== "object") continue;
       const item = element("li");

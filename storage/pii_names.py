@@ -49,7 +49,7 @@ naproxen ibuprofen paracetamol codeine tramadol warfarin apixaban rivaroxaban ga
 amitriptyline diclofenac nurofen aspirin statins atorvastatin prednisolone sertraline lansoprazole
 amlodipine metformin ramipril enoxaparin infliximab morphine oramorph diazepam cocodamol
 sciatica dvt mri scan id dob mrn ssn tel mob rev revd reverend sir dame lady lord
-type vegan vegetarian surname forename firstname lastname name names address postcode email
+tho tbf innit mate type vegan vegetarian surname forename firstname lastname name names address postcode email
 phone mobile contact patient member ref reference policy details lol bk btw tbh omg pls plz thx thnx ur xx xxx fyi idk imo haha
 """.split())
 # Clinical eponyms: not names in "Baker's cyst" or "Thompson test", names after a title ("Mrs Thompson").
@@ -171,9 +171,19 @@ def _is_surname(word: str, mode: str, first_lower: bool) -> bool:
         return False          # "DOB", "NHS": an abbreviation after a name
     if word[0].isupper():
         return not _never(lower) if mode in ("strong", "title") else not _is_common(lower)
-    if mode == "strong" or (mode in ("title", "self") and first_lower):
+    if mode == "strong" or (mode in ("title", "self", "intro") and first_lower):
         return lower not in common_words() and lower not in first_names()
     return False
+
+
+# "im kelechi obi, 34": two lower-case words after an introduction that are neither English nor clinical.
+_LOWER_NOT_NAME = re.compile(r"(?:ent|ant|al|ly|ness|ment|tion|sion|ity|er|est)$")
+_LOWER_PAIR = re.compile(r"([a-z][a-z'’-]+) ([a-z][a-z'’-]+)(?=\s*(?:[,.!]|\d|$|\s+here\b))")
+
+
+def _unknown_lower_word(word: str) -> bool:
+    lower = _bare(word)
+    return not (_never(lower) or _is_common(lower) or _ADJECTIVE.search(lower) or _LOWER_NOT_NAME.search(lower))
 
 
 _INITIAL = re.compile(r"[A-Z]\.?\s+(?=[A-Z])")
@@ -184,6 +194,10 @@ def _take(text: str, start: int, mode: str = "context") -> Found | None:
     if re.search(r"\b(?:st|saint)\.?\s+\Z", text[max(0, start - 7):start], re.IGNORECASE):
         return None           # "St Thomas'" is a hospital
     name_start = start
+    if mode == "intro":
+        pair = _LOWER_PAIR.match(text, start)
+        if pair and all(_unknown_lower_word(w) for w in pair.groups()):
+            return Found(start, pair.end(), "PERSON")
     if mode in ("label", "title", "strong"):
         for _ in range(2):
             initial = _INITIAL.match(text, start)
@@ -192,7 +206,7 @@ def _take(text: str, start: int, mode: str = "context") -> Found | None:
     words: list[re.Match] = []
     for match in _WORD.finditer(text, start):
         if not words:
-            if match.start() != start or not _is_name_word(match.group(), "context" if mode == "self" else mode):
+            if match.start() != start or not _is_name_word(match.group(), "context" if mode in ("self", "intro") else mode):
                 return None
         elif (text[words[-1].end():match.start()] != " " or len(words) == 3
               or not _is_surname(match.group(), mode, words[0].group()[0].islower())):
@@ -203,7 +217,7 @@ def _take(text: str, start: int, mode: str = "context") -> Found | None:
     if not words:
         return None
     first = _bare(words[0].group()).lower()
-    if (mode in ("context", "self", "label", "pair") and words[0].group()[0].isupper() and first not in first_names()
+    if (mode in ("context", "self", "intro", "label", "pair") and words[0].group()[0].isupper() and first not in first_names()
             and (_ADJECTIVE if len(words) == 1 else _PARTICIPLE).search(first)):
         return None
     if mode == "pair" and len(words) < 2:
@@ -217,7 +231,7 @@ def _after(pattern: re.Pattern, text: str, mode: str) -> list[Found]:
 
 
 def find_names(text: str) -> list[Found]:
-    found = _after(_STRONG, text, "strong") + _after(_SELF, text, "self") + _after(_ASK, text, "context")
+    found = _after(_STRONG, text, "strong") + _after(_SELF, text, "intro") + _after(_ASK, text, "context")
     found += _after(_RELATION, text, "context") + _after(_ROLE, text, "context") + _after(_TITLE, text, "title")
     found += _after(_WORD_TITLE, text, "label")
     found += _after(_SIGN_OFF, text, "context") + _after(_LABEL, text, "label") + _after(_FAMILY, text, "label")

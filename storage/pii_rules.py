@@ -56,11 +56,11 @@ _BIRTH = re.compile(
 # Identifiers: a number after what it is ("NHS number", "policy no.", "MRN", "passport"...).
 _ID_WORDS = (r"(?:nhs|hospital|hosp|mrn|unit|patient|pt|member(?:ship)?|policy|insurance|passport|ssn|"
              r"social\s+security|n\.?i\.?|national\s+insurance|group|claim|reference|ref|"
-             r"medicare|medicaid|chi|id)")
+             r"medicare|medicaid|chi|id|(?:driving\s+)?licen[cs]e)")
 _ID = re.compile(
     rf"\b{_ID_WORDS}(?:\s+(?:number|no\.?|num|nr|id|#|code))?"
     r"(?:(?:\s+[\w'’.]+){0,5}?\s+(?:is|was)\b)?\s*[:#=]?\s*"      # "MRN at St Thomas' is ..."
-    r"(?P<value>(?:[A-Z]{1,4}[-/]?)?\d[\dA-Z-]*(?:[ -]\d{2,}){0,3}(?:-[A-Z]\b)?)",
+    r"(?P<value>(?:[A-Z]{1,5}[-/]?)?\d[\dA-Z-]*(?:[ -]\d{2,}){0,3}(?:-[A-Z]\b)?)",
     re.IGNORECASE)
 # Any "<word> number 123456...": an identifier unless it is a phone number.
 _ANY_NUMBER = re.compile(
@@ -75,6 +75,11 @@ _SSN = re.compile(r"\b(?!000|666|9\d\d)\d{3}([- ])(?!00)\d{2}\1(?!0000)\d{4}\b")
 _SORT_CODE = re.compile(r"\bsort\s*code\s*(?:is\s*)?[:\-]?\s*(?P<value>\d{2}[- ]?\d{2}[- ]?\d{2})\b", re.IGNORECASE)
 _ACCOUNT = re.compile(r"\b(?:account|acct|acc|a/c)(?:\s+(?:number|no\.?))?(?:\s+is)?\s*[:\-]?\s*(?P<value>\d{8})\b",
                       re.IGNORECASE)
+# Part of a card ("card ending 4421", "CVV 123") and a bank's BIC/SWIFT code.
+_CARD_PART = re.compile(r"\b(?:(?:card\s+)?ending(?:\s+in)?|last\s+(?:4|four)(?:\s+digits)?|cvv2?|cvc|security\s+code)"
+                        r"(?:\s+(?:is|are))?\s*[:\-]?\s*(?P<value>\d{3,4})\b", re.IGNORECASE)
+_BIC = re.compile(r"\b(?:bic|swift)(?:\s+code)?(?:\s+is)?\s*[:\-]?\s*(?P<value>[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?)\b",
+                  re.IGNORECASE)
 _SORT_CODE_SHAPE = re.compile(r"\b\d{2}-\d{2}-\d{2}\b")
 _CARD_CANDIDATE = re.compile(r"\b\d(?:[ -]?\d){12,18}\b")
 _IBAN_CANDIDATE = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{1,4}){3,8}\b")
@@ -122,6 +127,7 @@ def find_identifiers(text: str) -> list[Found]:
 
 def find_financial(text: str) -> list[Found]:
     found = _all(_SORT_CODE, text, "BANK", "value") + _all(_ACCOUNT, text, "BANK", "value")
+    found += _all(_CARD_PART, text, "CARD", "value") + _all(_BIC, text, "BANK", "value")
     sort_code = re.search(r"\bsort\s*code\b", text, re.IGNORECASE)
     if sort_code:      # "sort code 11-22-33? no, 11-22-58": every such number after the words
         found += [Found(*m.span(), "BANK") for m in _SORT_CODE_SHAPE.finditer(text, sort_code.end())]

@@ -97,6 +97,8 @@ NAMES_IN_CONTEXT = [
     ("hi, Kit here from the Pemberton family, back pain", "hi, [name] here from the [name] family, back pain"),
     ("name is Ottoline Brisk", "name is [name]"),
     ("Name: Desmond Ware DOB 02/02/1950", "Name: [name] DOB [date]"),
+    ("im chidera nwosu, 29, sore back", "im [name], 29, sore back"),
+    ("Ruairi's dad here, he tore his calf", "[name]'s dad here, he tore his calf"),
 ]
 
 # Numbers that are identities by their label, wherever the label sits.
@@ -109,6 +111,9 @@ IDENTITIES = [
     ("DOB 3 4 1962", "DOB [date]"),
     ("born 21 mai 1980 in Lyon", "born [date] in Lyon"),
     ("geboren 4. Oktober 1966, Rücken", "geboren [date], Rücken"),
+    ("driving licence HUDSO804021AB9XY", "driving licence [id]"),
+    ("use the card ending in 7719, CVC 402", "use the card ending in [card], CVC [card]"),
+    ("swift code NWBKGB2L for the transfer", "swift code [bank] for the transfer"),
 ]
 
 UNCHANGED = [
@@ -144,6 +149,9 @@ UNCHANGED = [
     "my MRN at St Luke's is on the letter",
     "Patient Reported Outcome: pain 6/10",
     "the doctor lol",
+    "its different tho, the tingling",
+    "is there a good pub near here",
+    "the course is ending in 2 weeks",
 ]
 
 

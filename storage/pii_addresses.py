@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from storage.pii_names import common_words, first_names
 from storage.pii_rules import Found
 
 _UPPER = r"[^\W\d_a-z]"                      # a capital letter, accented ones too
@@ -84,7 +85,6 @@ tel phone mobile email dob nhs from and or but so the my our his her their in at
 
 
 def _is_town(words: str) -> bool:
-    from storage.pii_names import common_words, first_names
     parts = [w.lower() for w in re.split(r"[\s-]+", words) if w]
     if not parts or any(p in _NOT_TOWN for p in parts):
         return False

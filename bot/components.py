@@ -22,7 +22,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot import runtime  # noqa: F401  (applies the action-server timeout in the Rasa server)
-from knowledge.conversation import read_intent
+from knowledge.conversation import PATIENTS_OWN, read_intent
 from knowledge.nlp.pipeline import Analysis, analyse, analyse_doc, check_built
 
 EXTRACTOR = "ClinicalFindingsExtractor"
@@ -80,7 +80,10 @@ class IntentReader(GraphComponent):
         for message in messages:
             intent = message.get(INTENT) or {}
             name = intent.get(INTENT_NAME_KEY)
-            corrected = read_intent(name, message.get(TEXT) or "")
+            entities = message.get(ENTITIES) or []
+            findings = any(e.get("entity") == "finding" and e.get("role") in PATIENTS_OWN for e in entities)
+            answer = next((e.get("value") for e in entities if e.get("entity") == "answer"), None)
+            corrected = read_intent(name, message.get(TEXT) or "", findings=findings, answer=answer)
             if corrected != name:
                 message.set(INTENT, {**intent, INTENT_NAME_KEY: corrected}, add_to_output=True)
         return messages

@@ -46,6 +46,7 @@ NOT_ANSWERS = {"ask_question", "request_human", "give_contact", "bot_challenge",
 # Intents the dialogue's rules answer in their own way during a form (rules.yml): the form lets them.
 INTENTS_WITH_OWN_RULES = NOT_ANSWERS | {"out_of_scope", "nlu_fallback", "restart"}
 INTENT_ANSWERS = {"affirm": "affirm", "deny": "deny", "unsure": "unsure"}
+UNPLACED_INTENTS = ("nlu_fallback", "out_of_scope")   # the classifier could not place the message
 MIN_INTENT_CONFIDENCE = 0.6
 # another person's age alone ("my son is 11") describes no symptoms
 AGE_FINDINGS = ("under_16", "older_age")
@@ -140,6 +141,7 @@ def items_named(question, text: str, k: Knowledge) -> set[str]:
 
 
 NOT_NOW = ("absent", "past", "hypothetical", "other")
+PATIENTS_OWN = ("present", "suggested", "uncertain")
 
 
 def polarity_anywhere(text: str, k: Knowledge) -> str | None:
@@ -185,8 +187,9 @@ def _apply_answer(state: ConversationState, turn: Turn, polarity: str | None, qu
         return
     # a reply that mentions an item names it; words that alone would only suggest it name it with
     # a yes ("yes, a 12 hour flight"), not without ("I get out of breath on the stairs, always have")
+    present = ("present", "other") if state.proxy else ("present",)   # chatting for them: theirs is the patient's
     named = {finding for finding, status in turn.mentions if finding in question.items
-             and (status == "present" or status in ("suggested", "uncertain") and polarity == "affirm")}
+             and (status in present or status in ("suggested", "uncertain") and polarity == "affirm")}
     if polarity == "unsure":
         named = set()   # "hmm maybe? felt a bit hot and cold": what it names is not sure either
     if len(question.items) > 1 and turn.intent not in NOT_ANSWERS and (
@@ -230,7 +233,8 @@ def _apply_answer(state: ConversationState, turn: Turn, polarity: str | None, qu
     elif polarity == "deny":
         state.findings[question.screen_finding] = ABSENT
         for item in question.items:
-            state.findings[item] = ABSENT
+            if item not in named:   # "not really with it, keeps nodding off": the words name it
+                state.findings[item] = ABSENT
     elif polarity == "unsure":
         state.findings[question.screen_finding] = UNCERTAIN
         for item in question.items:
@@ -348,16 +352,25 @@ def _entities(parse_data: dict) -> list[dict]:
     return [e for e in entities if isinstance(e, dict)]
 
 
-def read_intent(intent: str | None, text: str, k: Knowledge | None = None) -> str | None:
+def read_intent(intent: str | None, text: str, k: Knowledge | None = None, *, findings: bool = False,
+                answer: str | None = None) -> str | None:
     """The classifier's intent where the words bear it out: digits with no phone number or email
     ("3 weeks", "yes 12 hour flight") are no contact details but something said about the symptoms;
-    a restart needs words that ask for one ("the wife wants me to go in" is no restart)."""
+    a restart needs words that ask for one ("the wife wants me to go in" is no restart); a message
+    the classifier could not place is a story when it names a symptom ("sure. first spin class and
+    both calves are screaming"), else a yes or no when it starts with one (`findings`: the message
+    names one of the patient's findings; `answer`: the answer lexicon's reading of its start)."""
     k = k or knowledge()
     if intent == "give_contact" and re.search(r"\d", text or "") \
             and not re.search(k.patterns["contact_details"], text or ""):
         return "describe_symptoms"
     if intent == "restart" and not re.search(k.patterns["restart_words"], text or "", re.IGNORECASE):
         return "describe_symptoms"   # a restart wipes the conversation: only when asked for in words
+    if intent in UNPLACED_INTENTS:
+        if findings:
+            return "describe_symptoms"
+        if answer in ("affirm", "deny"):
+            return answer
     return intent
 
 
@@ -368,7 +381,9 @@ def turn_from_user_event(event: dict, asked: str | None) -> Turn:
     mentions = tuple((e.get("value"), e.get("role") or "present") for e in entities if e.get("entity") == "finding")
     answer = next((e.get("value") for e in entities if e.get("entity") == "answer"), None)
     text = event.get("text") or ""
-    return Turn(text=text, mentions=mentions, answer=answer, intent=read_intent(intent.get("name"), text),
+    patients = any(status in PATIENTS_OWN for _, status in mentions)
+    return Turn(text=text, mentions=mentions, answer=answer,
+                intent=read_intent(intent.get("name"), text, findings=patients, answer=answer),
                 intent_confidence=float(intent.get("confidence") or 0.0), asked=asked)
 
 

@@ -354,3 +354,37 @@ def test_back_again_in_reply_to_what_is_wrong_is_back_pain():
 def test_a_restart_needs_words_that_ask_for_one(text, intent):
     from knowledge.conversation import read_intent
     assert read_intent("restart", text) == intent
+
+
+def test_drowsy_in_lay_words_with_back_pain_and_fever_is_very_unwell():
+    state = state_of("I'm asking for my brother, his back is killing him and he's burning up",
+                     said("he's not really with it, keeps nodding off, falling asleep mid sentence", asked="spinal_infection_unwell"))
+    assert state.findings.get("very_unwell") == "present"
+
+
+def test_falling_asleep_is_no_fall():
+    assert "unstable_gait" not in state_of("I fell asleep on the sofa and woke with a stiff back").findings
+
+
+def test_an_accident_at_an_age_long_past_is_history():
+    state = state_of("back ache for a week",
+                     "oh and I came off a ladder when I was about 19 but it never bothered me after")
+    assert state.outcome().level not in ("emergency", "urgent")
+
+
+def test_cancer_in_the_past_then_back_pain_asks_about_new_leg_problems():
+    state = state_of("hi I'm asking for my dad", "he had bowel cancer a few years ago", "his lower back has ached for three weeks")
+    pending = [q.id for q in state.outcome().pending]
+    assert "spinal_cord_compression_deficit" in pending
+    answered = state_of("asking for my dad, he had prostate cancer years ago and his lower back aches now",
+                        said("yes his left leg has gone heavy and weak", asked="spinal_cord_compression_deficit"))
+    assert answered.outcome().level == "emergency"
+
+
+@pytest.mark.parametrize("intent", ["nlu_fallback", "out_of_scope"])
+def test_a_message_the_classifier_could_not_place_is_a_story_when_it_names_a_symptom(intent):
+    from knowledge.conversation import read_intent
+    assert read_intent(intent, "sure. first gym class in years and both calves are screaming", findings=True,
+                       answer="affirm") == "describe_symptoms"
+    assert read_intent(intent, "yes go on then!!", answer="affirm") == "affirm"
+    assert read_intent(intent, "purple monkey dishwasher") == intent

@@ -75,6 +75,8 @@ _RIGHT_PARTS = [re.compile(rf"{_SEP}(?P<part>{p})\b") for p in
 # Any one to three words between a street and its postcode are its town ("5 church lane, little snoring nr21 0aa").
 _POSTCODE_ANY = "|".join(p.pattern for p in _POSTCODES)
 _RIGHT_TOWN_POSTCODE = re.compile(rf"{_SEP}(?P<part>(?:[^\W\d_]+[\s-]+){{0,2}}[^\W\d_]+{_SEP}(?:{_POSTCODE_ANY}))\b")
+# "14 beech road otley." a lower-case town closing the clause after a street.
+_RIGHT_LOWER_TOWN = re.compile(rf"{_SEP}(?P<part>{_LOWER_TOWN})(?=\s*(?:[,.;!?]|$))")
 _RIGHT_IN_TOWN = re.compile(rf"\s+in\s+(?P<part>{_TOWN}|{_LOWER_TOWN})\b")     # "Cranbrook Road in Ilford"
 _LEFT_PARTS = [re.compile(rf"(?<![\w'’-])(?P<part>{p}){_SEP}\Z") for p in (_UNIT, _BUILDING, _NUMBERED)]
 _LEFT_STREET = [re.compile(rf"(?P<part>{p.pattern}){_SEP}\Z") for p in (_STREET, _NAMED_STREET)]
@@ -98,10 +100,10 @@ def _grow(text: str, start: int, end: int, is_street: bool) -> tuple[int, int]:
     grew = True
     while grew:
         grew = False
-        for pattern in _RIGHT_PARTS + ([_RIGHT_TOWN_POSTCODE, _RIGHT_IN_TOWN] if is_street else []):
+        for pattern in _RIGHT_PARTS + ([_RIGHT_TOWN_POSTCODE, _RIGHT_IN_TOWN, _RIGHT_LOWER_TOWN] if is_street else []):
             match = pattern.match(text, end)
             if match:
-                if pattern in (_RIGHT_PARTS[-1], _RIGHT_IN_TOWN) and not _is_town(match.group("part")):
+                if pattern in (_RIGHT_PARTS[-1], _RIGHT_IN_TOWN, _RIGHT_LOWER_TOWN) and not _is_town(match.group("part")):
                     continue
                 end, grew = match.end("part"), True
                 break

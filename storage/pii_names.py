@@ -78,8 +78,10 @@ _CALLED = r"(?:[,(]\s*|(?:is|was)\s+(?:called\s+)?|called\s+|named\s+)?"
 _RELATION = re.compile(rf"\b(?:(?:my|our|his|her|their)\s+{_RELATIONS}s?\b\s*{_CALLED}|{_RELATIONS}\s*\(\s*)",
                        re.IGNORECASE)
 _ROLE = re.compile(rf"\b(?:the\s+|my\s+)?{_ROLES}\b\s*{_CALLED}", re.IGNORECASE)
-# "Vikram (my dad)", "Lewis Grant (my son, 17)": the name just before a bracketed relation.
-_BEFORE_RELATION = re.compile(rf"\s*\(\s*(?:my|our|his|her)\s+{_RELATIONS}\b", re.IGNORECASE)
+# "Vikram (my dad)", "Lewis Grant (my son, 17)", "Ngozi, my wife", "Tunde is my physio": the name just
+# before a relation or role that describes it.
+_BEFORE_RELATION = re.compile(rf"\s*(?:[(,]|[-–—]|\s(?:is|was))\s*(?:my|our|his|her)\s+(?:{_RELATIONS}|{_ROLES})\b",
+                              re.IGNORECASE)
 # Where a form or a message labels a name: capitalised words only ("member Gail Ferris", "Surname BRENNAN").
 _LABEL = re.compile(
     r"\b(?:name\s+on\s+(?:the\s+)?card|(?:account|card)\s*holder|(?:sur|fore|first\s+|last\s+|family\s+)name"

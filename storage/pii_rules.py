@@ -50,6 +50,7 @@ _BIRTH = re.compile(
     rf"\b(?:born(?:\s+(?:on|in))?(?:\s+the)?|d\.?o\.?b\.?|date\s+of\s+birth|birthday)(?:\s+is)?\s*[:\-]?\s*"
     rf"(?P<value>(?:{_DAY}(?:\s+of)?\s+{_MONTHS}|{_MONTHS}\s+{_DAY}|{_DAY}[/.-]\d{{1,2}}"
     rf"|{_DAY}\s+(?:0?[1-9]|1[0-2])\s+{_YEAR}"                      # DOB 11 11 1977
+    rf"|(?:0[1-9]|[12]\d|3[01])(?:0[1-9]|1[0-2])(?:{_YEAR}|\d\d)"   # DOB 12031980
     rf"|{_MONTHS}|{_YEAR})(?:[/.,-]?\s*(?:{_YEAR}|\d\d))?)\b",
     re.IGNORECASE)
 

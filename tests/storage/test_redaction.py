@@ -76,6 +76,7 @@ WHOLE_ADDRESSES = [
     ("c/o 40 Via Roma, Milano 20121", "c/o [address]"),
     ("14 Rue Victor Hugo, 75016 Paris, France", "[address]"),
     ("we live on Hawthorn Avenue in Selby and the hill kills my calf", "we live on [address] and the hill kills my calf"),
+    ("i live at 5 mill lane otley.", "i live at [address]."),
 ]
 
 # Names in the places people put them: labels, brackets, sign-offs, relations, initials.
@@ -98,6 +99,8 @@ NAMES_IN_CONTEXT = [
     ("name is Ottoline Brisk", "name is [name]"),
     ("Name: Desmond Ware DOB 02/02/1950", "Name: [name] DOB [date]"),
     ("im chidera nwosu, 29, sore back", "im [name], 29, sore back"),
+    ("asking for Oyinda, my gran, her back", "asking for [name], my gran, her back"),
+    ("Bongani is my physio and he says rest", "[name] is my physio and he says rest"),
     ("Ruairi's dad here, he tore his calf", "[name]'s dad here, he tore his calf"),
 ]
 
@@ -109,6 +112,7 @@ IDENTITIES = [
     ("my mobile number is 07700 900882", "my mobile number is [phone]"),
     ("sort code 30-96-26, sorry, 30-96-62, acct 12345678", "sort code [bank], sorry, [bank], acct [bank]"),
     ("DOB 3 4 1962", "DOB [date]"),
+    ("dob: 050762", "dob: [date]"),
     ("born 21 mai 1980 in Lyon", "born [date] in Lyon"),
     ("geboren 4. Oktober 1966, Rücken", "geboren [date], Rücken"),
     ("driving licence HUDSO804021AB9XY", "driving licence [id]"),
@@ -151,6 +155,7 @@ UNCHANGED = [
     "the doctor lol",
     "its different tho, the tingling",
     "is there a good pub near here",
+    "Leeds, my home town, is hilly",
     "the course is ending in 2 weeks",
 ]
 

@@ -2,7 +2,7 @@
 
 Presidio brings the checksum-checked recognisers (UK NHS number, US SSN, UK NI number, credit card by
 Luhn, IBAN, phone numbers through `phonenumbers` for GB and US, emails, dates); the project's own name
-and address rules (storage/pii_names.py, storage/pii_rules.py) run inside it as one recogniser.
+and address rules (storage/pii_names.py, pii_addresses.py, pii_rules.py) run inside it as one recogniser.
 Nothing is downloaded: spaCy loads build/spacy/... by path (only its tokenizer and sentencizer; it has
 no statistical NER), the email check uses tldextract's bundled suffix list, and no URL recogniser runs.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from storage.pii_addresses import find_addresses
 from storage.pii_names import find_names
 from storage.pii_rules import Found, find_all
 
@@ -25,7 +26,7 @@ DATE_PATTERNS_WITH_YEAR = 9
 
 
 def project_rules(text: str) -> list[Found]:
-    return find_names(text) + find_all(text)
+    return find_names(text) + find_all(text) + find_addresses(text)
 
 
 def build_analyzer():

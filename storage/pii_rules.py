@@ -1,4 +1,5 @@
-"""The project's own rules for personal details that are not names: regular expressions with context.
+"""The project's own rules for contacts, dates, identity numbers and bank details (names: pii_names.py,
+addresses: pii_addresses.py): regular expressions with context.
 
 Each finder returns `Found` spans (start, end, kind). They run inside Presidio (as one recogniser,
 storage/pii_engine.py) and alone when Presidio is unavailable. Kinds map to placeholders in
@@ -21,6 +22,12 @@ _MONTHS = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?
            r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
 _DAY = r"(?:[0-2]?\d|3[01])(?:st|nd|rd|th)?"
 _YEAR = r"(?:19|20)\d\d"
+# Month names of the languages patients write in besides English ("8 de julio de 1975").
+_FOREIGN_MONTHS = (r"(?:enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre"
+                   r"|janvier|f[ée]vrier|mars|avril|mai|juin|juillet|ao[uû]t|septembre|octobre|novembre|d[ée]cembre"
+                   r"|januar|februar|m[äa]rz|juni|juli|oktober|dezember|gennaio|febbraio|aprile|maggio|giugno"
+                   r"|luglio|settembre|ottobre|dicembre|stycznia|lutego|marca|kwietnia|maja|czerwca|lipca"
+                   r"|sierpnia|wrze[sś]nia|pa[zź]dziernika|listopada|grudnia)")
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 # "priya dot shah at gmail dot com"
@@ -35,64 +42,46 @@ _DATE = re.compile(
     rf"|(?:0?[1-9]|1[0-2])[/.-]{_DAY}[/.-]{_YEAR}"              # 03/12/1980 (US)
     rf"|{_YEAR}-(?:0?[1-9]|1[0-2])-{_DAY}"                       # 1980-03-12
     rf"|(?:the\s+)?{_DAY}(?:\s+of)?\s+{_MONTHS}\.?,?\s+(?:{_YEAR}|'?\d\d)"   # 12th of March 1980
-    rf"|{_MONTHS}\.?\s+{_DAY},?\s+{_YEAR})(?![\d/])",            # March 12, 1980
+    rf"|{_MONTHS}\.?\s+{_DAY},?\s+{_YEAR}"                        # March 12, 1980
+    rf"|{_DAY}\.?\s+(?:de\s+)?{_FOREIGN_MONTHS}\s+(?:de\s+)?{_YEAR})(?![\d/])",   # 8 de julio de 1975
     re.IGNORECASE)
 # Whatever follows "born on", "DOB", "date of birth": a date without a year, or just the year.
 _BIRTH = re.compile(
     rf"\b(?:born(?:\s+(?:on|in))?(?:\s+the)?|d\.?o\.?b\.?|date\s+of\s+birth|birthday)(?:\s+is)?\s*[:\-]?\s*"
     rf"(?P<value>(?:{_DAY}(?:\s+of)?\s+{_MONTHS}|{_MONTHS}\s+{_DAY}|{_DAY}[/.-]\d{{1,2}}"
+    rf"|{_DAY}\s+(?:0?[1-9]|1[0-2])\s+{_YEAR}"                      # DOB 11 11 1977
+    rf"|(?:0[1-9]|[12]\d|3[01])(?:0[1-9]|1[0-2])(?:{_YEAR}|\d\d)"   # DOB 12031980
     rf"|{_MONTHS}|{_YEAR})(?:[/.,-]?\s*(?:{_YEAR}|\d\d))?)\b",
     re.IGNORECASE)
 
-UK_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[ABD-HJLNP-UW-Z]{2}\b", re.IGNORECASE)
-_US_STATES = ("AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE "
-              "NV NH NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC").split()
-_US_ZIP = re.compile(
-    rf"\b(?:(?:{'|'.join(_US_STATES)})\s+|(?i:zip(?:\s*code)?)\s*[:#]?\s*)\d{{5}}(?:-\d{{4}})?\b")
-
-_STREET_TYPES = (r"(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|close|way|court|ct|place|pl|"
-                 r"crescent|terrace|boulevard|blvd|gardens|grove|square|sq|mews|row|parade|walk|"
-                 r"hill|park|highway|hwy|green|gate|view|rise|vale|croft|fold|wynd|cottage)")
-# Street words that are also everyday words: only capitalised ("Park Lane", not "the park").
-_PLAIN_TYPES = (r"(?:street|road|avenue|ave|lane|drive|close|crescent|terrace|gardens|grove|mews|"
-                r"parade|boulevard|court|place|square)")
-_UNIT = r"(?:(?:flat|apt|apartment|unit)\s*\d+[a-z]?,?\s+)"
-_NOT_STREET_WORD = (r"(?!(?:the|a|an|of|up|down|to|in|on|at|my|and|or|times|days|weeks|miles|"
-                    r"hours|mins|reps)\b)")
-# "14 Kingsley Road", "flat 3, 22 baker street", "350 5th Ave, Apt 4B", "12 The Green"
-_STREET = re.compile(
-    rf"\b(?i:{_UNIT})?\d{{1,5}}[a-zA-Z]?,?\s+"
-    rf"(?:(?:The|[A-Z][\w'-]*|\d+(?:st|nd|rd|th))\s+){{1,3}}(?i:{_STREET_TYPES})\b\.?"
-    rf"(?:,?\s+(?i:apt|apartment|unit|flat)\s*\d+[a-z]?)?"
-    rf"|\b(?i:{_UNIT})?\d{{1,5}}[a-z]?,?\s+(?:{_NOT_STREET_WORD}[a-z][a-z'-]+\s+){{1,3}}{_PLAIN_TYPES}\b")
-# "Elm Grove", "Moor Lane": capitalised name + street word, no number.
-_NAMED_STREET = re.compile(
-    r"\b(?:[A-Z][a-z'-]+\s+){1,2}(?:Street|Road|Avenue|Lane|Drive|Close|Way|Court|Place|Crescent|"
-    r"Terrace|Boulevard|Gardens|Grove|Square|Mews|Row|Parade|Walk|Hill|Green|Rise|Vale|Croft|Cottage)\b")
-# "I live on station road", "just off Westgate", "I live at ..." up to the end of the clause.
-_LIVE_ON = re.compile(
-    r"\b(?:live|living|staying|are|we're|i'm|im|just)\s+(?:on|off|at)\s+(?P<value>(?:[a-z][a-z'-]+\s+){0,2}"
-    rf"(?:{_PLAIN_TYPES}|[a-z]+gate)|[A-Z][a-z]+gate)\b", re.IGNORECASE)
-_ADDRESS_PHRASE = re.compile(
-    r"\b(?:(?:my\s+(?:home\s+|old\s+|new\s+)?)?address\s+(?:is|was)|i\s+live\s+at|address\s*:|"
-    r"send\s+(?:it|the\s+letter|letters)\s+to)\s*(?P<value>[^.;!?\n]+?)"
-    r"(?=\s*(?:[.;!?\n]|$|\b(?:and|but|so|until|then|if|because|i'm|im|is)\b))",
-    re.IGNORECASE)
-
 # Identifiers: a number after what it is ("NHS number", "policy no.", "MRN", "passport"...).
-_ID_WORDS = (r"(?:nhs|hospital|mrn|unit|patient|pt|member(?:ship)?|policy|insurance|passport|ssn|"
+_ID_WORDS = (r"(?:nhs|hospital|hosp|mrn|unit|patient|pt|member(?:ship)?|policy|insurance|passport|ssn|"
              r"social\s+security|n\.?i\.?|national\s+insurance|group|claim|reference|ref|"
-             r"medicare|medicaid|chi|id)")
+             r"medicare|medicaid|chi|id|(?:driving\s+)?licen[cs]e)")
 _ID = re.compile(
-    rf"\b{_ID_WORDS}(?:\s+(?:number|no\.?|num|nr|id|#|code))?(?:\s+(?:is|was))?\s*[:#=]?\s*"
-    r"(?P<value>(?:[A-Z]{1,4}-?)?\d[\dA-Z-]*(?:[ -]\d{2,}){0,3}(?:-[A-Z]\b)?)",
+    rf"\b{_ID_WORDS}(?:\s+(?:number|no\.?|num|nr|id|#|code))?"
+    r"(?:(?:\s+[\w'’.]+){0,5}?\s+(?:is|was)\b)?\s*[:#=]?\s*"      # "MRN at St Thomas' is ..."
+    r"(?P<value>(?:[A-Z]{1,5}[-/]?)?\d[\dA-Z-]*(?:[ -]\d{2,}){0,3}(?:-[A-Z]\b)?)",
     re.IGNORECASE)
+# Any "<word> number 123456...": an identifier unless it is a phone number.
+_ANY_NUMBER = re.compile(
+    r"\b(?P<label>[a-z]{2,})\s+(?:number|no\.?|num|nr|#)(?:\s+(?:is|was))?\s*[:#=]?\s*"
+    r"(?P<value>(?:[A-Z]{1,4}[-/]?)?\d[\d -]{4,}\d)\b", re.IGNORECASE)
+_NOT_ID_LABELS = frozenset("""my your his her our their the a an this that new old same different right wrong
+phone mobile mob tel telephone contact cell landline home work whatsapp emergency office direct fax
+house flat room bus door""".split())
 _NINO = re.compile(r"\b(?!bg|gb|nk|kn|nt|tn|zz)[a-ceghj-pr-tw-z][a-ceghj-npr-tw-z]\s?\d{2}\s?\d{2}\s?\d{2}\s?[a-d]\b",
                    re.IGNORECASE)
 _SSN = re.compile(r"\b(?!000|666|9\d\d)\d{3}([- ])(?!00)\d{2}\1(?!0000)\d{4}\b")
 _SORT_CODE = re.compile(r"\bsort\s*code\s*(?:is\s*)?[:\-]?\s*(?P<value>\d{2}[- ]?\d{2}[- ]?\d{2})\b", re.IGNORECASE)
-_ACCOUNT = re.compile(r"\b(?:account|acc|a/c)(?:\s+(?:number|no\.?))?(?:\s+is)?\s*[:\-]?\s*(?P<value>\d{8})\b",
+_ACCOUNT = re.compile(r"\b(?:account|acct|acc|a/c)(?:\s+(?:number|no\.?))?(?:\s+is)?\s*[:\-]?\s*(?P<value>\d{8})\b",
                       re.IGNORECASE)
+# Part of a card ("card ending 4421", "CVV 123") and a bank's BIC/SWIFT code.
+_CARD_PART = re.compile(r"\b(?:(?:card\s+)?ending(?:\s+in)?|last\s+(?:4|four)(?:\s+digits)?|cvv2?|cvc|security\s+code)"
+                        r"(?:\s+(?:is|are))?\s*[:\-]?\s*(?P<value>\d{3,4})\b", re.IGNORECASE)
+_BIC = re.compile(r"\b(?:bic|swift)(?:\s+code)?(?:\s+is)?\s*[:\-]?\s*(?P<value>[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?)\b",
+                  re.IGNORECASE)
+_SORT_CODE_SHAPE = re.compile(r"\b\d{2}-\d{2}-\d{2}\b")
 _CARD_CANDIDATE = re.compile(r"\b\d(?:[ -]?\d){12,18}\b")
 _IBAN_CANDIDATE = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{1,4}){3,8}\b")
 
@@ -130,12 +119,19 @@ def _all(pattern: re.Pattern, text: str, kind: str, group: str | int = 0) -> lis
 
 def find_identifiers(text: str) -> list[Found]:
     found = [Found(*m.span("value"), "ID") for m in _ID.finditer(text) if digits(m.group("value")) >= 5]
+    found += [Found(*m.span("value"), "ID") for m in _ANY_NUMBER.finditer(text)
+              if m.group("label").lower() not in _NOT_ID_LABELS and digits(m.group("value")) >= 6
+              and not (is_phone_number(m.group("value")) and m.group("value").startswith(("0", "+")))]
     found += _all(_NINO, text, "ID") + _all(_SSN, text, "ID")
     return found
 
 
 def find_financial(text: str) -> list[Found]:
     found = _all(_SORT_CODE, text, "BANK", "value") + _all(_ACCOUNT, text, "BANK", "value")
+    found += _all(_CARD_PART, text, "CARD", "value") + _all(_BIC, text, "BANK", "value")
+    sort_code = re.search(r"\bsort\s*code\b", text, re.IGNORECASE)
+    if sort_code:      # "sort code 11-22-33? no, 11-22-58": every such number after the words
+        found += [Found(*m.span(), "BANK") for m in _SORT_CODE_SHAPE.finditer(text, sort_code.end())]
     found += [Found(*m.span(), "CARD") for m in _CARD_CANDIDATE.finditer(text) if luhn_ok(m.group())]
     found += [Found(*m.span(), "BANK") for m in _IBAN_CANDIDATE.finditer(text) if iban_ok(m.group())]
     return found
@@ -151,14 +147,6 @@ def find_dates(text: str) -> list[Found]:
     return _all(_DATE, text, "DATE") + _all(_BIRTH, text, "DATE", "value")
 
 
-def find_addresses(text: str) -> list[Found]:
-    found = _all(_ADDRESS_PHRASE, text, "ADDRESS", "value") + _all(_STREET, text, "ADDRESS")
-    found += _all(_NAMED_STREET, text, "ADDRESS") + _all(_LIVE_ON, text, "ADDRESS", "value")
-    found += _all(UK_POSTCODE, text, "POSTCODE") + _all(_US_ZIP, text, "POSTCODE")
-    return found
-
-
 def find_all(text: str) -> list[Found]:
-    """Every non-name detail the project's own rules see (overlaps are resolved by the caller)."""
-    return (find_contacts(text) + find_dates(text) + find_addresses(text)
-            + find_identifiers(text) + find_financial(text))
+    """Every contact, date, identifier and bank detail the project's own rules see (overlaps are resolved by the caller)."""
+    return find_contacts(text) + find_dates(text) + find_identifiers(text) + find_financial(text)

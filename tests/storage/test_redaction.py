@@ -31,7 +31,7 @@ REDACTED = [
     ("I live at 12 Acacia Avenue, Leeds LS1 4AP", "I live at [address]"),
     ("my address is flat 3, 22 baker street, london.", "my address is [address]."),
     ("postcode SW1A 1AA", "postcode [postcode]"),
-    ("Springfield, IL 62704", "Springfield, [postcode]"),
+    ("Springfield, IL 62704", "[address]"),
     ("zip 90210", "[postcode]"),
     # Issue 13: bare names at the start, lower-case introductions, third parties' names
     ("Sarah Jones, 52, my calf has been swollen", "[name], 52, my calf has been swollen"),
@@ -55,8 +55,69 @@ REDACTED = [
     ("sort code 20-00-00 account 55779911", "sort code [bank] account [bank]"),
     # streets with no house number
     ("we're on Elm Grove, the blue door", "we're on [address], the blue door"),
-    ("i live on station road in ilkley", "i live on [address] in ilkley"),
-    ("5 church lane, little snoring nr21 0aa", "[address], little snoring [postcode]"),
+    ("i live on station road in ilkley", "i live on [address]"),
+    ("5 church lane, little snoring nr21 0aa", "[address]"),
+]
+
+# A whole address is one span: flat, building, street (with or without a number or street word), town,
+# postcode, in the UK, Ireland, the US and the continent.
+WHOLE_ADDRESSES = [
+    ("please post it to 27 Moorside Crescent, Halifax HX3 5TT thanks", "please post it to [address] thanks"),
+    ("room 5, 62 Carrick Way, Glasgow G12 8QQ", "[address]"),
+    ("she's at Ash Lodge, Mill Road, Great Ayton, Middlesbrough TS9 6AB", "she's at [address]"),
+    ("Unit 12, Brookfield Mill, Huddersfield HD1 3LE is my work", "[address] is my work"),
+    ("my flat is 4/2 Dalry Road, Edinburgh EH11 2BU", "my flat is [address]"),
+    ("deliver to 12 Heol y Coed, Cardiff CF14 6HG", "deliver to [address]"),
+    ("my nan lives 3 Parkside Cottages, Otley LS21 1AA", "my nan lives [address]"),
+    ("he's from Sheffield S10 2TN", "he's from [address]"),
+    ("we moved to apartment 9, 310 Elm St, Portland, OR 97205 last year", "we moved to [address] last year"),
+    ("our cottage: 8 Bothar Mor, Galway H91 K2XF", "our cottage: [address]"),
+    ("I'm staying at Prinsengracht 14, 1015 DJ Amsterdam", "I'm staying at [address]"),
+    ("c/o 40 Via Roma, Milano 20121", "c/o [address]"),
+    ("14 Rue Victor Hugo, 75016 Paris, France", "[address]"),
+    ("we live on Hawthorn Avenue in Selby and the hill kills my calf", "we live on [address] and the hill kills my calf"),
+    ("i live at 5 mill lane otley.", "i live at [address]."),
+]
+
+# Names in the places people put them: labels, brackets, sign-offs, relations, initials.
+NAMES_IN_CONTEXT = [
+    ("Mum (Brenda) fell over, hip and back sore", "Mum ([name]) fell over, hip and back sore"),
+    ("Priyanka (my sister) has a hot red calf", "[name] (my sister) has a hot red calf"),
+    ("my step daughter is Kezia, she's 12", "my step daughter is [name], she's 12"),
+    ("my osteopath is Rhodri, he thinks it's a disc", "my osteopath is [name], he thinks it's a disc"),
+    ("she is Folasade, 44, and her back locked", "she is [name], 44, and her back locked"),
+    ("Granny Eunice has a swollen ankle", "Granny [name] has a swollen ankle"),
+    ("please invoice: cardholder P K Okafor", "please invoice: cardholder [name]"),
+    ("letter for Mr T. Haworth about my scan", "letter for Mr [name] about my scan"),
+    ("Surname OYELARAN, forename Tobi", "Surname [name], forename [name]"),
+    ("policy holder is member Rosalind Achebe-Hart", "policy holder is member [name]"),
+    ("my calf is still tight. Thanks, Ignatius. Speak soon", "my calf is still tight. Thanks, [name]. Speak soon"),
+    ("my calf hurts when I run. Cosmo", "my calf hurts when I run. [name]"),
+    ("ring the mobile any time, Wilhelmina Strand.", "ring the mobile any time, [name]."),
+    ("refund please (Eoghan Quigley)", "refund please ([name])"),
+    ("hi, Kit here from the Pemberton family, back pain", "hi, [name] here from the [name] family, back pain"),
+    ("name is Ottoline Brisk", "name is [name]"),
+    ("Name: Desmond Ware DOB 02/02/1950", "Name: [name] DOB [date]"),
+    ("im chidera nwosu, 29, sore back", "im [name], 29, sore back"),
+    ("asking for Oyinda, my gran, her back", "asking for [name], my gran, her back"),
+    ("Bongani is my physio and he says rest", "[name] is my physio and he says rest"),
+    ("Ruairi's dad here, he tore his calf", "[name]'s dad here, he tore his calf"),
+]
+
+# Numbers that are identities by their label, wherever the label sits.
+IDENTITIES = [
+    ("my hosp no. at Jimmy's is J4471902", "my hosp no. at Jimmy's is [id]"),
+    ("bupa ref for the claim is BU/77813342", "bupa ref for the claim is [id]"),
+    ("the EHIC number 80756123456789012345 is on my card", "the EHIC number [id] is on my card"),
+    ("my mobile number is 07700 900882", "my mobile number is [phone]"),
+    ("sort code 30-96-26, sorry, 30-96-62, acct 12345678", "sort code [bank], sorry, [bank], acct [bank]"),
+    ("DOB 3 4 1962", "DOB [date]"),
+    ("dob: 050762", "dob: [date]"),
+    ("born 21 mai 1980 in Lyon", "born [date] in Lyon"),
+    ("geboren 4. Oktober 1966, Rücken", "geboren [date], Rücken"),
+    ("driving licence HUDSO804021AB9XY", "driving licence [id]"),
+    ("use the card ending in 7719, CVC 402", "use the card ending in [card], CVC [card]"),
+    ("swift code NWBKGB2L for the transfer", "swift code [bank] for the transfer"),
 ]
 
 UNCHANGED = [
@@ -81,11 +142,41 @@ UNCHANGED = [
     "Naproxen 500mg, Pregabalin 75mg, Amitriptyline 10mg at night",
     "I walked 10000 steps, 30 miles a week, 5 a side, 14 stone, 11 hour flight",
     "Dr Google says its a DVT lol",
+    # feelings, nationalities and conditions in a name's place; routes and trips that are not addresses
+    "Im Hopeless at stretching, I'm Exhausted",
+    "I'm Polish, my back hurts. I'm Gonna try the exercises",
+    "She is Pregnant, 30 weeks",
+    "my mum (Type 2 diabetic) has a swollen calf",
+    "Doc thinks its Osgood-Schlatter",
+    "a 3 hr drive then a 2 mile walk, calf aching",
+    "walking the Cleveland Way next month",
+    "my MRN at St Luke's is on the letter",
+    "Patient Reported Outcome: pain 6/10",
+    "the doctor lol",
+    "its different tho, the tingling",
+    "is there a good pub near here",
+    "Leeds, my home town, is hilly",
+    "the course is ending in 2 weeks",
 ]
 
 
 @pytest.mark.parametrize("text,expected", REDACTED)
 def test_personal_details_are_replaced_by_markers(text, expected):
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize("text,expected", WHOLE_ADDRESSES)
+def test_an_address_is_hidden_whole_with_its_flat_building_town_and_postcode(text, expected):
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize("text,expected", NAMES_IN_CONTEXT)
+def test_names_are_found_by_where_they_stand(text, expected):
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize("text,expected", IDENTITIES)
+def test_identity_bank_and_birth_details_are_found_from_their_labels(text, expected):
     assert redact(text) == expected
 
 

@@ -138,7 +138,7 @@ bench-findings: $(VENV)/.app
 # Redaction recall per category, precision and clinical words removed, against the old regex-only
 # redactor (benchmarks/data/redaction/, dev and held-out test splits).
 bench-redaction: $(VENV)/.app $(SPACY)/meta.json
-	$(PY) benchmarks/redaction.py $(if $(SPLIT),--split $(SPLIT),--split dev --split dev_blind1 $(if $(wildcard benchmarks/data/redaction/test.yml),--split test))
+	$(PY) benchmarks/redaction.py $(if $(SPLIT),--split $(SPLIT),--split dev --split dev_blind1 --split dev_blind2 $(if $(wildcard benchmarks/data/redaction/test.yml),--split test))
 
 # Reading level (Flesch-Kincaid, textstat) and length of every message the bot can say.
 bench-readability: $(VENV)/.dev

@@ -143,7 +143,7 @@ def current_regions(text: str) -> list[tuple[int, int]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--split", action="append", choices=("dev", "dev_blind1", "test"),
+    parser.add_argument("--split", action="append", choices=("dev", "dev_blind1", "dev_blind2", "test"),
                         help="data split(s) to score (default: dev)")
     parser.add_argument("--show", action="store_true", help="list the current redactor's misses and damage")
     args = parser.parse_args(argv)

@@ -244,10 +244,7 @@ def topic_for_findings(findings: Mapping[str, str], k: Knowledge | None = None) 
     """The explanation that fits what the patient reported (first complaint with a graph link)."""
     k = k or knowledge()
     present = present_findings(findings, k)
-    preferred = ["night_cramps", "calf_cramps", "calf_tension", "cramps_frequent", "calf_pain", "back_pain",
-                 "persistent_pain", "sciatica", "leg_numbness", "leg_weakness", "heels_not_flat", "unstable_gait",
-                 "crossing_knees", "high_heels"]
-    for finding in preferred + sorted(present):
+    for finding in list(k.explain_first) + sorted(present):
         if finding in present and k.findings.get(finding) and k.findings[finding].explained_by:
             return k.findings[finding].explained_by
     return None

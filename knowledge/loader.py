@@ -279,7 +279,7 @@ def _load_advice(reader: _Reader, sources: dict[str, Source]) -> dict[str, Any]:
                 "plan_more", "which_intro", "proxy_question"):
         reader.text(key, reader.data, key)
     notices = reader.section("channel_notices")
-    for key in ("emergency_line", "urgent_line", "rate_limited", "fallback", "choose_prompt"):
+    for key in ("emergency_line", "emergency_short", "urgent_line", "rate_limited", "fallback", "choose_prompt"):
         reader.text(f"channel_notices.{key}", notices, key)
     safety = reader.section("safety_net")
     for key in ("title", "emergency", "urgent", "routine", "closing", "book_if", "closing_plan"):
@@ -378,6 +378,9 @@ def load_knowledge(data_dir: Path | str = DATA_DIR) -> Knowledge:
     frames_reader = _Reader(data_dir / "explanations.yaml")
     frames = {key: frames_reader.text(f"frames.{key}", frames_reader.section("frames"), key)
               for key in frames_reader.section("frames")}
+    explain_first = frames_reader.words("explain_first", frames_reader.section("explain_first", list))
+    if unknown := [f for f in explain_first if f not in findings]:
+        raise frames_reader.fail("explain_first", f"unknown findings {unknown}")
     return Knowledge(sources, relation_types, nodes, relations, concepts, protected, fuzzy, answers, patterns,
                      findings, version, flags, unsure_levels, advice, plan, frames, presentations, max_steps,
-                     data_hash(data_dir))
+                     explain_first, data_hash(data_dir))

@@ -21,6 +21,16 @@ Contact = Mapping[str, str]   # emergency_number, urgent_number, clinic_phone, c
 MAX_MESSAGE_CHARS = 600       # no single message longer, on any channel (a phone screen, an SMS thread)
 
 
+def response_values(contact: Contact, k: Knowledge | None = None) -> dict[str, str]:
+    """What the domain's responses are filled with: the clinic's numbers and names, and the two
+    emergency lines that many of them end with ({emergency_line}, {emergency_short}), kept once in
+    knowledge/data/advice.yaml."""
+    k = k or knowledge()
+    notices = k.advice["channel_notices"]
+    return {**contact, "emergency_line": notices["emergency_line"].format_map(contact),
+            "emergency_short": notices["emergency_short"].format_map(contact)}
+
+
 def question_message(question: Question, findings: Mapping[str, str], k: Knowledge | None = None) -> dict:
     """A screening question naming only what the patient has not told us yet."""
     k = k or knowledge()

@@ -181,6 +181,7 @@ class Knowledge:
     frames: dict[str, str]
     presentations: dict[str, Presentation]
     max_plan_steps: int
+    explain_first: tuple[str, ...]   # findings whose explanation is shown first (explanations.yaml)
     data_hash: str = field(repr=False)
 
     # ---- convenience views ----

@@ -18,7 +18,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from clinic.settings import contact_details
 from knowledge.conversation import PROXY_QUESTION, state_from_events
-from knowledge.messages import escalation_message, proxy_message, question_message, safety_net_message
+from knowledge.messages import escalation_message, proxy_message, question_message, response_values, safety_net_message
 from knowledge.model import knowledge
 from knowledge.triage import PRESENT, WHICH
 
@@ -42,7 +42,7 @@ class ClinicNLG(TemplatedNaturalLanguageGenerator):
                 return proxy_message(k)
             if any(q.id == question_id for q in k.questions):
                 return question_message(k.question(question_id), state.findings, k)
-        values = {**tracker.current_slot_values(), **contact}
+        values = {**tracker.current_slot_values(), **response_values(contact, k)}
         return self.generate_from_slots(utter_action, values, output_channel, **kwargs)
 
     def _degraded(self, state, contact, tracker, output_channel) -> Dict[Text, Any]:

@@ -14,7 +14,14 @@ import yaml
 from clinic.settings import contact_details
 from knowledge.conversation import ConversationState
 from knowledge.explain import explain
-from knowledge.messages import escalation_message, outcome_messages, proxy_message, question_message, which_message
+from knowledge.messages import (
+    escalation_message,
+    outcome_messages,
+    proxy_message,
+    question_message,
+    response_values,
+    which_message,
+)
 from knowledge.model import Knowledge, knowledge
 from knowledge.plan_detail import answer_messages, plan_detail_messages
 from knowledge.triage import PRESENT, evaluate
@@ -55,7 +62,7 @@ class Message:
 
 
 def _responses(contact: dict) -> list[Message]:
-    fill = defaultdict(str, contact)
+    fill = defaultdict(str, response_values(contact))
     data = yaml.safe_load(RESPONSES.read_text(encoding="utf-8"))["responses"]
     return [Message(f"responses.yml {name}", variant["text"].format_map(fill))
             for name, variants in data.items() for variant in variants if variant.get("text")]

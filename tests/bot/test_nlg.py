@@ -1,5 +1,6 @@
 """Messages rendered inside the Rasa server, which must survive an action-server failure."""
 import asyncio
+from pathlib import Path
 
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -28,3 +29,19 @@ def test_which_of_these_offers_one_button_per_item_not_yet_answered():
     assert message["custom"] == {"ask": "cauda_equina", "which": True}
     assert '/describe_symptoms{"finding": "saddle_numbness"}' in payloads and "/unsure" in payloads
     assert not any("bladder_dysfunction" in p for p in payloads)
+
+
+def test_every_response_fills_its_placeholders_and_the_fallbacks_name_the_emergency_number():
+    import yaml
+
+    from knowledge.messages import response_values
+    responses = yaml.safe_load((Path(__file__).parents[2] / "bot/domain/responses.yml").read_text())["responses"]
+    contact = {"emergency_number": "999", "urgent_number": "111", "clinic_phone": "01632 960000",
+               "clinic_hours": "Mon-Fri 9-5", "clinic_name": "the clinic", "out_of_hours": "We open at 9."}
+    values = response_values(contact)
+    for name, variants in responses.items():
+        for variant in variants:
+            text = variant.get("text", "").format_map(values)
+            assert "{" not in text, name
+    for name in ("utter_opening", "utter_default", "utter_please_rephrase", "utter_degraded", "utter_handoff_left"):
+        assert "call 999" in responses[name][0]["text"].format_map(values), name

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from pathlib import Path
 import uuid
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest

@@ -7,7 +7,6 @@ from typing import Callable, List, Optional
 
 import pytest
 import requests
-from rasa.shared.exceptions import InvalidConfigException
 from channel_harness import (
     CRASH,
     EMERGENCY_TEXT,
@@ -29,6 +28,7 @@ from channel_platforms import (
     Twilio,
     WhatsApp,
 )
+from rasa.shared.exceptions import InvalidConfigException
 
 from bot.channels.rendering import RATE_LIMITED_TEXT
 from bot.channels.twilio import ClinicTwilioInput

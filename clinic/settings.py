@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     socket_origins: str = ""
     # Web conversations (widget, REST): a signed token proves a client may continue one; it
     # lapses this long after it was last issued (every reconnect and REST turn issues a new one).
-    web_token_hours: int = 24
+    web_conversation_hours: int = 24
     # The widget wipes its transcript after this much inactivity; "session" storage is gone when
     # the tab closes, "local" survives it (a single-user device only).
     widget_idle_minutes: int = 30

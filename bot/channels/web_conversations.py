@@ -3,7 +3,7 @@
 A web conversation's id names it in the tracker store; knowing the id is not enough to continue
 it. The server makes every new conversation's id and hands the client a token signed with the
 clinic's secret (CLINIC_SECRET_KEY) carrying the id and when it was issued; the token lapses
-CLINIC_WEB_TOKEN_HOURS later. Continuing a conversation needs its token; an id with no token,
+CLINIC_WEB_CONVERSATION_HOURS later. Continuing a conversation needs its token; an id with no token,
 a token for another id, a forged or lapsed token are refused and logged without the id.
 """
 from __future__ import annotations
@@ -42,7 +42,7 @@ class WebConversations:
     def __init__(self, channel: str) -> None:
         settings = with_secret_key(get_settings())
         self.channel = channel
-        self.max_age_seconds = settings.web_token_hours * 3600
+        self.max_age_seconds = settings.web_conversation_hours * 3600
         self._serializer = URLSafeTimedSerializer(settings.secret_key, salt=TOKEN_SALT)
         self._service_key = settings.rest_service_key
 

@@ -32,7 +32,7 @@ def channel_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("CLINIC_REDIS_URL", "CLINIC_MAX_BODY_BYTES", "CLINIC_MAX_MESSAGE_CHARS",
                  "CLINIC_RATE_LIMIT_BURST", "CLINIC_RATE_LIMIT_IP_BURST",
                  "CLINIC_RATE_LIMIT_PREFIX", "SANIC_REQUEST_MAX_SIZE", "CLINIC_REST_SERVICE_KEY",
-                 "CLINIC_WEB_TOKEN_HOURS", "CLINIC_WEBHOOK_REPLAY_HOURS",
+                 "CLINIC_WEB_CONVERSATION_HOURS", "CLINIC_WEBHOOK_REPLAY_HOURS",
                  "CLINIC_WEBHOOK_REPLAY_PREFIX"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CLINIC_SECRET_KEY", SECRET_KEY)  # signs the web conversations' tokens

@@ -318,7 +318,7 @@ def test_a_known_id_cannot_hijack_the_conversation(rest: LiveServer,
 def test_a_lapsed_token_is_refused(rest: LiveServer) -> None:
     class IssuedYesterday(TimestampSigner):
         def get_timestamp(self) -> int:
-            return int(time.time()) - 25 * 3600  # CLINIC_WEB_TOKEN_HOURS is 24
+            return int(time.time()) - 25 * 3600  # CLINIC_WEB_CONVERSATION_HOURS is 24
 
     patient = Patient(rest)
     patient.say("hello")

@@ -2,7 +2,9 @@
 (signed requests answered, forged ones rejected, rendering), then each one's own."""
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from typing import Callable, List, Optional
 
 import pytest
@@ -31,6 +33,7 @@ from channel_platforms import (
 from rasa.shared.exceptions import InvalidConfigException
 
 from bot.channels.rendering import RATE_LIMITED_TEXT
+from bot.channels.replay import ReplayGuard
 from bot.channels.twilio import ClinicTwilioInput
 
 UNSIGNED_LABELS = {"unsigned", "no-secret", "empty-secret", "sha1-only"}
@@ -338,3 +341,20 @@ def test_twilio_without_a_body_is_acknowledged(serve: Callable[..., LiveServer])
     assert reply.status_code == 204
     assert server.dialogue.received == []
 
+
+
+# --- Replay guard without Redis ----------------------------------------------------------------
+
+def test_replays_are_caught_in_memory_while_redis_is_down(monkeypatch: pytest.MonkeyPatch,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("CLINIC_REDIS_URL", "redis://127.0.0.1:9/0")  # nothing listens there
+    guard = ReplayGuard("telegram")
+
+    async def deliveries() -> List[bool]:
+        return [await guard.first_time(update_id)
+                for update_id in ("update-7f3a", "update-7f3a", "update-7f3b", None, None)]
+
+    with caplog.at_level(logging.WARNING, logger="bot.channels.replay"):
+        assert asyncio.run(deliveries()) == [True, False, True, True, True]  # no id: cannot be checked
+    assert len([r for r in caplog.records if "degraded to in-memory" in r.getMessage()]) == 1
+    assert "update-7f3a" not in caplog.text

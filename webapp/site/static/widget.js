@@ -430,10 +430,9 @@
     // the socket leaves its conversation. Opening the widget again starts a new one.
     endAndClear({ focus }) {
       this.forgetConversation(false);
-      if (this.socket) {
-        this.socket.disconnect();
-        this.socket = null;
-      }
+      const socket = this.socket;
+      this.socket = null; // first: its "disconnect" is no outage to report
+      if (socket) socket.disconnect();
       this.parts.panel.hidden = true;
       this.parts.launcher.setAttribute("aria-expanded", "false");
       this.root.classList.remove("chat--open");
@@ -520,12 +519,14 @@
       });
       socket.on("bot_uttered", (message) => this.receive(message));
       socket.on("disconnect", (reason) => {
+        if (this.socket !== socket) return; // ended on purpose (End and clear)
         this.sessionConfirmed = false;
         this.showConnectionProblem();
         // After a server-side disconnect socket.io does not retry by itself.
         if (reason === "io server disconnect") this.retryLater();
       });
       socket.on("connect_error", () => {
+        if (this.socket !== socket) return;
         this.showConnectionProblem();
         if (!socket.active) this.retryLater();
       });
@@ -566,7 +567,7 @@
     retryLater() {
       clearTimeout(this.retryTimer);
       const delay = Math.min(MAX_RETRY_DELAY_MS, 1000 * 2 ** this.retries++);
-      this.retryTimer = setTimeout(() => this.socket.connect(), delay);
+      this.retryTimer = setTimeout(() => this.socket && this.socket.connect(), delay);
     }
 
     showConnectionProblem() {

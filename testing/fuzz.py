@@ -35,6 +35,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from bot.channels.rendering import FALLBACK_TEXT
+from bot.channels.validation import InvalidPayload, valid_web_sender
 from testing.servers import REST_HEADERS, ROOT, Process, action_server, base_env, free_port, rasa_server
 
 MAX_BODY_BYTES = 64 * 1024          # CLINIC_MAX_BODY_BYTES for the bot under test
@@ -54,7 +55,8 @@ TWILIO_TOKEN = "fuzz-twilio-auth-token"
 ACTION_TOKEN = "fuzz-action-server-token-5f1c"
 API_TOKEN = "fuzz-rasa-api-token-77ad"
 TWILIO_WEBHOOK_URL = "https://clinic.example/webhooks/twilio/webhook"  # what Twilio signs
-_message_ids = itertools.count(1)  # each platform message has its own id (a repeat is a replay)
+_message_ids = itertools.count(1)
+  # each platform message has its own id (a repeat is a replay)
 SECRETS = {
     "TELEGRAM_TOKEN": TELEGRAM_TOKEN, "TELEGRAM_SECRET_TOKEN": TELEGRAM_SECRET,
     "SLACK_TOKEN": "xoxb-fuzz-slack-bot-token", "SLACK_SIGNING_SECRET": SLACK_SECRET,
@@ -609,17 +611,24 @@ def send_socketio(base_url: str, data: Any, case: Case, wait: float = 30.0) -> T
     except Exception as error:  # noqa: BLE001  (counted, not raised)
         return f"connect_error:{type(error).__name__}", ["conn_error"]
     try:
-        # A new conversation (the server makes its id); an event naming some id names this one.
+        # A new conversation (the server makes its id); an event naming a well-formed id names
+        # this one instead (a malformed one stays, to be refused as before).
         confirmed: List[Any] = []
         client.on("session_confirm", handler=confirmed.append)
         client.emit("session_request", {})
         deadline = time.monotonic() + 10
         while not confirmed and time.monotonic() < deadline:
             time.sleep(0.02)
-        if isinstance(data, dict) and isinstance(data.get("session_id"), str) and confirmed:
-            data = {**data, "session_id": confirmed[0]["session_id"]}
-        elif isinstance(data, tuple) and data and isinstance(data[0], dict) and confirmed:
-            data = ({**data[0], "session_id": confirmed[0]["session_id"]}, *data[1:])
+
+        def ours(event: Any) -> Any:
+            claimed = event.get("session_id") if isinstance(event, dict) else None
+            try:
+                valid_web_sender(claimed)
+            except InvalidPayload:
+                return event
+            return {**event, "session_id": confirmed[0]["session_id"]} if confirmed else event
+
+        data = (ours(data[0]), *data[1:]) if isinstance(data, tuple) and data else ours(data)
         client.emit("user_uttered", data)  # None: no argument; a tuple: several
         message = data.get("message") if isinstance(data, dict) else None
         arrived.wait(3 if isinstance(message, str) and message.strip().startswith("/session_start") else wait)

@@ -51,7 +51,7 @@ import aiohttp  # noqa: E402
 import psutil  # noqa: E402
 
 from testing.deployment import local_environment  # noqa: E402
-from testing.servers import MODEL, Process, action_server, base_env, free_port, rasa_server  # noqa: E402
+from testing.servers import MODEL, REST_HEADERS, Process, action_server, base_env, free_port, rasa_server  # noqa: E402
 from testing.synthetic import temporary_database  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -129,6 +129,7 @@ async def say(session: aiohttp.ClientSession, url: str, sender: str, message: st
     started = time.perf_counter()
     try:
         async with session.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": message},
+                                headers=REST_HEADERS,
                                 timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)) as response:
             body = await response.json(content_type=None)
             if response.status != 200:
@@ -322,7 +323,8 @@ def first_answer(url: str, process: Process, message: str, timeout: float = 300)
         if process.popen.poll() is not None:
             raise RuntimeError(f"{process.name} exited during start-up; see {process.log_path}:\n{process.log_tail()}")
         try:
-            request = urllib.request.Request(f"{url}/webhooks/rest/webhook", body, {"Content-Type": "application/json"})
+            request = urllib.request.Request(f"{url}/webhooks/rest/webhook", body,
+                                             {"Content-Type": "application/json", **REST_HEADERS})
             with urllib.request.urlopen(request, timeout=30) as response:
                 if response.status == 200 and json.loads(response.read()):
                     return time.monotonic() - process.started

@@ -127,8 +127,11 @@ def run_messages(path: Path, verbose: bool) -> dict:
 def rest_say(url: str, sender: str, text: str) -> list[dict]:
     import urllib.request
 
+    from testing.servers import REST_HEADERS  # noqa: PLC0415  (benchmarks name their conversations)
+
     body = json.dumps({"sender": sender, "message": text}).encode()
-    request = urllib.request.Request(f"{url}/webhooks/rest/webhook", body, {"Content-Type": "application/json"})
+    request = urllib.request.Request(f"{url}/webhooks/rest/webhook", body,
+                                     {"Content-Type": "application/json", **REST_HEADERS})
     with urllib.request.urlopen(request, timeout=90) as response:
         return json.loads(response.read())
 

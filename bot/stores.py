@@ -27,13 +27,13 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.engine import make_url
 
 from bot import runtime  # noqa: F401  (a tracker store failure fails the turn)
+from bot.redis_fallback import RedisFallback
 from clinic.settings import get_settings
 
 logger = logging.getLogger(__name__)
 # How long a turn waits for the database before it fails (bot/runtime.py, item 3); below the
 # proxy's 60 s read timeout even when a read and a save both wait.
 DB_RETRY_SECONDS = get_settings().db_retry_seconds
-REDIS_RETRY_SECONDS = 30.0
 
 
 def tracker_store_arguments(database_url: str) -> dict[str, Any]:
@@ -88,45 +88,26 @@ class ClinicTrackerStore(SQLTrackerStore):
 
 class ClinicLockStore(LockStore):
     def __init__(self, host: Optional[Text] = None, **kwargs: Any) -> None:
+        import redis
+
         self.memory = InMemoryLockStore()
         self.redis: RedisLockStore | None = None
-        self._redis_down_since: float | None = None
         url = get_settings().redis_url
         if url:
             parsed = urlparse(url)
             self.redis = RedisLockStore(host=parsed.hostname or "localhost", port=parsed.port or 6379,
                                         db=int(parsed.path.lstrip("/") or 0), password=parsed.password,
                                         use_ssl=parsed.scheme == "rediss", key_prefix="clinic")
+        self.fallback = RedisFallback("Lock store", self.redis is not None, logger,
+                                      (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError))
 
     @property
     def mode(self) -> str:
-        if self.redis is None:
-            return "memory"
-        return "degraded" if self._redis_down_since is not None else "redis"
-
-    def _store(self) -> LockStore:
-        if self.redis is None:
-            return self.memory
-        if self._redis_down_since is not None and time.monotonic() - self._redis_down_since < REDIS_RETRY_SECONDS:
-            return self.memory
-        return self.redis
+        return self.fallback.mode
 
     def _call(self, method: str, *args: Any):
-        import redis
-
-        store = self._store()
-        try:
-            result = getattr(store, method)(*args)
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
-            if self._redis_down_since is None:
-                logger.warning("Redis lock store unreachable (%s): using this replica's in-memory locks "
-                               "until it is back (degraded mode)", type(error).__name__)
-            self._redis_down_since = time.monotonic()
-            return getattr(self.memory, method)(*args)
-        if store is self.redis and self._redis_down_since is not None:
-            logger.warning("Redis lock store is back; leaving degraded mode")
-            self._redis_down_since = None
-        return result
+        return self.fallback.call(lambda: getattr(self.redis, method)(*args),
+                                  lambda: getattr(self.memory, method)(*args))
 
     def get_lock(self, conversation_id: Text) -> Optional[TicketLock]:
         return self._call("get_lock", conversation_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Any, Dict, Mapping, Tuple
+from typing import Any, Dict, Literal, Mapping, Tuple
 
 from pydantic import BaseSettings, Field
 
@@ -79,6 +79,19 @@ class Settings(BaseSettings):
     rate_limit_prefix: str = "clinic:ratelimit:"
     # Browser origins allowed to open the widget's socket (comma-separated); unset = no check.
     socket_origins: str = ""
+    # Web conversations (widget, REST): a signed token proves a client may continue one; it
+    # lapses this long after it was last issued (every reconnect and REST turn issues a new one).
+    web_conversation_hours: int = 24
+    # The widget wipes its transcript after this much inactivity; "session" storage is gone when
+    # the tab closes, "local" survives it (a single-user device only).
+    widget_idle_minutes: int = 30
+    widget_storage: Literal["session", "local"] = "session"
+    # Server-to-server REST clients (tests, benchmarks, the clinic's own systems) holding this key
+    # may name the conversation; empty = no such client. Never give it to a browser.
+    rest_service_key: str = ""
+    # Webhook replay protection: each platform message id is remembered this long.
+    webhook_replay_hours: int = 24
+    webhook_replay_prefix: str = "clinic:replay:"
     # Rasa: how long a call to the action server and a wait for the database may take.
     action_timeout_seconds: int = 10
     db_retry_seconds: float = 25.0

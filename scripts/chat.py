@@ -8,13 +8,15 @@ import argparse
 import json
 import sys
 import urllib.request
-import uuid
 
 
-def send(url: str, sender: str, text: str) -> list[dict]:
-    body = json.dumps({"sender": sender, "message": text}).encode()
+def send(url: str, conversation: dict, text: str) -> list[dict]:
+    """The first message starts a conversation; the token the bot answers with continues it."""
+    body = json.dumps({"message": text, **conversation}).encode()
     request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=120) as response:
+        conversation.update(sender=response.headers["X-Conversation-Id"],
+                            token=response.headers["X-Conversation-Token"])
         return json.loads(response.read() or b"[]")
 
 
@@ -22,7 +24,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", default="http://localhost:5005/webhooks/rest/webhook")
     args = parser.parse_args()
-    sender = f"shell-{uuid.uuid4().hex[:12]}"
+    conversation: dict = {}
     buttons: list[dict] = []
     print("Type a message (Ctrl-D or /quit to leave).")
     while True:
@@ -35,7 +37,7 @@ def main() -> int:
         if text.isdigit() and 0 < int(text) <= len(buttons):
             text = buttons[int(text) - 1]["payload"]
         try:
-            replies = send(args.url, sender, text)
+            replies = send(args.url, conversation, text)
         except OSError as error:
             print(f"(cannot reach the bot at {args.url}: {error}; is `make run` running?)", file=sys.stderr)
             continue

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import http.server
+import itertools
 import json
 import logging
 import threading
@@ -34,7 +35,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from bot.channels.rendering import FALLBACK_TEXT
-from testing.servers import ROOT, Process, action_server, base_env, free_port, rasa_server
+from bot.channels.validation import InvalidPayload, valid_web_sender
+from testing.servers import REST_HEADERS, ROOT, Process, action_server, base_env, free_port, rasa_server
 
 MAX_BODY_BYTES = 64 * 1024          # CLINIC_MAX_BODY_BYTES for the bot under test
 SANIC_MAX_BYTES = 1024 * 1024       # SANIC_REQUEST_MAX_SIZE, as the Makefile sets it
@@ -52,6 +54,9 @@ FACEBOOK_SECRET = "fuzz-facebook-app-secret"
 TWILIO_TOKEN = "fuzz-twilio-auth-token"
 ACTION_TOKEN = "fuzz-action-server-token-5f1c"
 API_TOKEN = "fuzz-rasa-api-token-77ad"
+TWILIO_WEBHOOK_URL = "https://clinic.example/webhooks/twilio/webhook"  # what Twilio signs
+_message_ids = itertools.count(1)
+  # each platform message has its own id (a repeat is a replay)
 SECRETS = {
     "TELEGRAM_TOKEN": TELEGRAM_TOKEN, "TELEGRAM_SECRET_TOKEN": TELEGRAM_SECRET,
     "SLACK_TOKEN": "xoxb-fuzz-slack-bot-token", "SLACK_SIGNING_SECRET": SLACK_SECRET,
@@ -166,7 +171,8 @@ def hostile_env(database_url: str, platform_url: str, **overrides: str) -> Dict[
                    TELEGRAM_WEBHOOK_URL="https://clinic.example/webhooks/telegram/webhook",
                    TELEGRAM_API_URL=f"{platform_url}/telegram", SLACK_API_URL=f"{platform_url}/slack/api/",
                    FACEBOOK_API_URL=f"{platform_url}/graph", TWILIO_API_URL=f"{platform_url}/twilio",
-                   TWILIO_NUMBER="+15005550006", RASA_API_TOKEN=API_TOKEN, **SECRETS)
+                   TWILIO_NUMBER="+15005550006", TWILIO_WEBHOOK_URL=TWILIO_WEBHOOK_URL,
+                   RASA_API_TOKEN=API_TOKEN, **SECRETS)
     env.pop("CLINIC_REDIS_URL", None)
     env.update(overrides)
     return env
@@ -423,6 +429,7 @@ def post(url: str, case: Case, headers: Dict[str, str], session: requests.Sessio
 
 def send_rest(base_url: str, case: Case, session: requests.Session) -> Tuple[str, List[str]]:
     headers = {"Content-Type": case.content_type} if case.content_type else {}
+    headers.update(REST_HEADERS)  # the cases name their senders
     label, body, status = post(f"{base_url}/webhooks/rest/webhook", case, headers, session)
     if label == "conn_error":
         # Sanic closes the connection on a body over SANIC_REQUEST_MAX_SIZE after its 413
@@ -438,12 +445,12 @@ def telegram_cases() -> st.SearchStrategy[Case]:
                                      "chat": st.one_of(st.fixed_dictionaries({"id": chat, "type": st.just("private")}),
                                                        json_value())})
     update = st.one_of(
-        st.builds(lambda m: {"update_id": 1, "message": m}, message),
-        st.builds(lambda m: {"update_id": 1, "edited_message": m}, message),
-        st.builds(lambda d, m: {"update_id": 1, "callback_query": {"id": "cb1", "data": d, "message": m}},
+        st.builds(lambda m: {"update_id": next(_message_ids), "message": m}, message),
+        st.builds(lambda m: {"update_id": next(_message_ids), "edited_message": m}, message),
+        st.builds(lambda d, m: {"update_id": next(_message_ids), "callback_query": {"id": "cb1", "data": d, "message": m}},
                   st.one_of(hostile_text(80), json_value()), message),
-        st.builds(lambda v: {"update_id": 1, "message": v}, json_value()),
-        st.builds(lambda v: {"update_id": 1, "callback_query": v}, json_value()),
+        st.builds(lambda v: {"update_id": next(_message_ids), "message": v}, json_value()),
+        st.builds(lambda v: {"update_id": next(_message_ids), "callback_query": v}, json_value()),
         st.dictionaries(hostile_text(15), json_value(), max_size=4),
     )
     return _messaging_cases(st.builds(lambda u: Case(_json(u), kind="update"), update))
@@ -476,7 +483,7 @@ def messenger_cases() -> st.SearchStrategy[Case]:
     event = st.fixed_dictionaries({
         "sender": st.one_of(st.builds(lambda: {"id": fresh_sender("psid")}), json_value()),
         "recipient": st.just({"id": "PAGE"}), "timestamp": st.integers(0, 2**41),
-        "message": st.one_of(st.fixed_dictionaries({"mid": st.just("m1"), "text": st.one_of(hostile_text(),
+        "message": st.one_of(st.fixed_dictionaries({"mid": st.builds(lambda: f"m{next(_message_ids)}"), "text": st.one_of(hostile_text(),
                                                                                           json_value())}),
                              st.fixed_dictionaries({"quick_reply": json_value(), "text": hostile_text(20)}),
                              json_value())})
@@ -497,7 +504,7 @@ def twilio_cases() -> st.SearchStrategy[Case]:
                        st.builds(lambda: "whatsapp:+4477008" + str(uuid.uuid4().int)[:5]),
                        hostile_text(30))
     form = st.one_of(
-        st.builds(lambda f, b, extra: {"From": f, "To": "+15005550006", "Body": b, "MessageSid": "SM1",
+        st.builds(lambda f, b, extra: {"From": f, "To": "+15005550006", "Body": b, "MessageSid": f"SM{next(_message_ids)}",
                                        "NumMedia": "0", **extra},
                   sender, hostile_text(), st.dictionaries(hostile_text(10), hostile_text(20), max_size=3)),
         st.dictionaries(hostile_text(10), hostile_text(40), max_size=5),
@@ -540,7 +547,7 @@ def sign_headers(channel: str, case: Case, url: str) -> Dict[str, str]:
         # signed over the fields as the channel parses them (bot/channels/twilio.py: twilio_form)
         params = RequestParameters(parse_qs(case.body.decode("utf-8", "replace"), keep_blank_values=True))
         validator = RequestValidator("not-the-token" if forged else TWILIO_TOKEN)
-        headers["X-Twilio-Signature"] = validator.compute_signature(url, params)
+        headers["X-Twilio-Signature"] = validator.compute_signature(TWILIO_WEBHOOK_URL, params)
     return headers
 
 
@@ -604,8 +611,24 @@ def send_socketio(base_url: str, data: Any, case: Case, wait: float = 30.0) -> T
     except Exception as error:  # noqa: BLE001  (counted, not raised)
         return f"connect_error:{type(error).__name__}", ["conn_error"]
     try:
-        session = data.get("session_id") if isinstance(data, dict) else None
-        client.emit("session_request", {"session_id": session if isinstance(session, str) else None})
+        # A new conversation (the server makes its id); an event naming a well-formed id names
+        # this one instead (a malformed one stays, to be refused as before).
+        confirmed: List[Any] = []
+        client.on("session_confirm", handler=confirmed.append)
+        client.emit("session_request", {})
+        deadline = time.monotonic() + 10
+        while not confirmed and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+        def ours(event: Any) -> Any:
+            claimed = event.get("session_id") if isinstance(event, dict) else None
+            try:
+                valid_web_sender(claimed)
+            except InvalidPayload:
+                return event
+            return {**event, "session_id": confirmed[0]["session_id"]} if confirmed else event
+
+        data = (ours(data[0]), *data[1:]) if isinstance(data, tuple) and data else ours(data)
         client.emit("user_uttered", data)  # None: no argument; a tuple: several
         message = data.get("message") if isinstance(data, dict) else None
         arrived.wait(3 if isinstance(message, str) and message.strip().startswith("/session_start") else wait)
@@ -680,7 +703,7 @@ def answers_normally(base_url: str) -> Tuple[bool, str]:
     """After the fuzzing: a new patient saying hello gets the opening, on REST and socket.io."""
     sender = fresh_sender("after")
     response = requests.post(f"{base_url}/webhooks/rest/webhook", json={"sender": sender, "message": "hello"},
-                             timeout=REQUEST_TIMEOUT)
+                             headers=REST_HEADERS, timeout=REQUEST_TIMEOUT)
     if response.status_code != 200:
         return False, f"REST answered {response.status_code}"
     replies = response.json()

@@ -52,9 +52,8 @@ CHANNELS = (
     }, optional={"api_url": "FACEBOOK_API_URL"}),
     ChannelSpec("twilio", "bot.channels.twilio.ClinicTwilioInput", required={
         "account_sid": "TWILIO_ACCOUNT_SID", "auth_token": "TWILIO_AUTH_TOKEN",
-        "twilio_number": "TWILIO_NUMBER",
-    }, optional={"twilio_whatsapp_number": "TWILIO_WHATSAPP_NUMBER",
-                 "webhook_url": "TWILIO_WEBHOOK_URL", "api_url": "TWILIO_API_URL"}),
+        "twilio_number": "TWILIO_NUMBER", "webhook_url": "TWILIO_WEBHOOK_URL",
+    }, optional={"twilio_whatsapp_number": "TWILIO_WHATSAPP_NUMBER", "api_url": "TWILIO_API_URL"}),
 )
 
 

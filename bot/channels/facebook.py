@@ -3,7 +3,8 @@
 POSTs are authenticated by ``X-Hub-Signature-256: sha256=<HMAC-SHA256(app secret, body)>``
 (Rasa's connector checks the older SHA-1 ``X-Hub-Signature``, lets the header choose the
 hash function and answers 200 when it fails). The GET subscription handshake needs the
-verify token. Buttons become quick replies; replies go out through the Send API.
+verify token. Buttons become quick replies; replies go out through the Send API. An event whose
+message ``mid`` was seen before runs no turn (bot/channels/replay.py).
 """
 from __future__ import annotations
 
@@ -18,17 +19,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.config import get_limits
-from bot.channels.messaging import BufferedOutput, OnNewMessage, auth_failure, handle_user_text
+from bot.channels.messaging import BufferedOutput, MessagingChannel, OnNewMessage, auth_failure
 from bot.channels.rendering import MESSENGER, Outgoing
-from bot.channels.validation import (
-    InvalidPayload,
-    error_response,
-    guarded,
-    parse_json_object,
-    valid_sender,
-    webhook_blueprint,
-)
+from bot.channels.validation import InvalidPayload, error_response, parse_json_object, valid_sender
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +42,10 @@ class ClinicMessengerOutput(BufferedOutput):
     def name(cls) -> str:
         return "facebook"
 
-    def __init__(self, page_access_token: str, api_url: str, collect: bool) -> None:
+    def __init__(self, session: aiohttp.ClientSession, page_access_token: str, api_url: str,
+                 collect: bool) -> None:
         super().__init__(collect)
+        self.session = session
         self.page_access_token = page_access_token
         self.api_url = api_url.rstrip("/")
 
@@ -62,14 +57,13 @@ class ClinicMessengerOutput(BufferedOutput):
                 for button in outgoing.buttons]
         body = {"recipient": {"id": recipient_id}, "messaging_type": "RESPONSE",
                 "message": message}
-        async with aiohttp.ClientSession(timeout=API_TIMEOUT) as session:
-            async with session.post(f"{self.api_url}/me/messages", json=body,
-                                    params={"access_token": self.page_access_token}) as reply:
-                if reply.status >= 400:
-                    raise RuntimeError(f"Send API answered {reply.status}")
+        async with self.session.post(f"{self.api_url}/me/messages", json=body,
+                                     params={"access_token": self.page_access_token}) as reply:
+            if reply.status >= 400:
+                raise RuntimeError(f"Send API answered {reply.status}")
 
 
-class ClinicFacebookInput(FacebookInput):
+class ClinicFacebookInput(MessagingChannel, FacebookInput):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> "ClinicFacebookInput":
         channel = super().from_credentials(credentials)  # raises without credentials
@@ -81,13 +75,16 @@ class ClinicFacebookInput(FacebookInput):
         super().__init__(fb_verify, fb_secret, fb_access_token)
         self.api_url = api_url
 
+    def make_api_client(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(timeout=API_TIMEOUT)
+
+    async def close_api_client(self, client: aiohttp.ClientSession) -> None:
+        await client.close()
+
     def get_output_channel(self, collect: bool = False) -> ClinicMessengerOutput:
-        return ClinicMessengerOutput(self.fb_access_token, self.api_url, collect)
+        return ClinicMessengerOutput(self.api_client(), self.fb_access_token, self.api_url, collect)
 
-    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        limits = get_limits()
-        webhook = webhook_blueprint("clinic_fb_webhook", __name__)
-
+    def add_routes(self, webhook: Blueprint, on_new_message: OnNewMessage) -> None:
         @webhook.route("/webhook", methods=["GET"])
         async def subscribe(request: Request) -> HTTPResponse:
             token = request.args.get("hub.verify_token") or ""
@@ -96,25 +93,25 @@ class ClinicFacebookInput(FacebookInput):
                 return response.text(request.args.get("hub.challenge") or "")
             return error_response(403, "verify token does not match")
 
-        @webhook.route("/webhook", methods=["POST"])
-        @guarded(limits.max_body_bytes)
-        async def receive(request: Request) -> HTTPResponse:
-            signature = request.headers.get(SIGNATURE_HEADER) or ""
-            if not signature_matches(self.fb_secret, request.body, signature):
-                return auth_failure(bool(signature))
-            events = list(messaging_events(parse_json_object(request.body)))
-            for sender_id, text in events:  # each event is its own turn
-                await handle_user_text(request, on_new_message,
-                                       self.get_output_channel(collect=True),
-                                       sender_id=sender_id, text=text,
-                                       input_channel=self.name())
-            return response.text("EVENT_RECEIVED")
+    def authenticate(self, request: Request) -> Optional[HTTPResponse]:
+        signature = request.headers.get(SIGNATURE_HEADER) or ""
+        if not signature_matches(self.fb_secret, request.body, signature):
+            return auth_failure(bool(signature))
+        return None
 
-        return webhook
+    async def handle(self, request: Request, on_new_message: OnNewMessage) -> HTTPResponse:
+        events = list(messaging_events(parse_json_object(request.body)))
+        for sender_id, text, message_id in events:  # each event is its own turn
+            if await self.replays.first_time(message_id):
+                await self.handle_user_text(request, on_new_message,
+                                            self.get_output_channel(collect=True),
+                                            sender_id=sender_id, text=text)
+        return response.text("EVENT_RECEIVED")
 
 
-def messaging_events(payload: Dict[str, Any]) -> Iterator[Tuple[str, str]]:
-    """(sender id, text) of every user message, quick reply and postback in a delivery."""
+def messaging_events(payload: Dict[str, Any]) -> Iterator[Tuple[str, str, Optional[str]]]:
+    """(sender id, text, message id) of every user message, quick reply and postback in a
+    delivery (the mid, None when the event has none)."""
     entries = payload.get("entry")
     if not isinstance(entries, list):
         raise InvalidPayload("entry must be a list")
@@ -132,7 +129,15 @@ def messaging_events(payload: Dict[str, Any]) -> Iterator[Tuple[str, str]]:
                 continue  # echoes, attachments, deliveries, reads
             if not isinstance(sender_id, str) or not sender_id:
                 raise InvalidPayload("a messaging event has no sender id")
-            yield valid_sender(sender_id, "sender id"), text
+            yield valid_sender(sender_id, "sender id"), text, _message_id(event)
+
+
+def _message_id(event: Dict[str, Any]) -> Optional[str]:
+    for part in (event.get("message"), event.get("postback")):
+        mid = part.get("mid") if isinstance(part, dict) else None
+        if isinstance(mid, str) and mid:
+            return mid
+    return None
 
 
 def _event_text(event: Dict[str, Any]) -> Optional[str]:

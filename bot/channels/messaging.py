@@ -7,33 +7,30 @@ sending to ``output_channel=latest``) each message is sent at once.
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Sanic
 from sanic.request import Request
-from sanic.response import HTTPResponse
 
-from bot.channels.config import get_limits
-from bot.channels.ratelimit import RateLimiter
+from bot.channels.base import ClinicChannel, OnNewMessage, auth_failure, run_turn
 from bot.channels.rendering import (
     RATE_LIMITED_TEXT,
     ChannelProfile,
     Message,
     Outgoing,
-    failure_messages,
     merge_response,
     normalize_buttons,
     notice_messages,
     numbered_choice,
     render,
 )
-from bot.channels.validation import clean_text, error_response
+from bot.channels.validation import clean_text
 
 logger = logging.getLogger(__name__)
 
-OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+__all__ = ["BufferedOutput", "MessagingChannel", "OnNewMessage", "auth_failure", "conversation_id"]
 
 
 class BufferedOutput(OutputChannel):
@@ -80,20 +77,6 @@ class BufferedOutput(OutputChannel):
                 logger.debug("delivery failure", exc_info=True)
 
 
-async def run_turn(on_new_message: OnNewMessage, message: UserMessage,
-                   output: BufferedOutput) -> None:
-    """Run the dialogue on one message, then send its answers (a fallback if it failed)."""
-    try:
-        await on_new_message(message)
-    except Exception:
-        logger.exception("%s: the dialogue failed on a message; sending the fallback",
-                         output.name())
-        for reply in failure_messages(message.sender_id, message.text or ""):
-            await output.send_response(message.sender_id, reply)
-    finally:
-        await output.flush()
-
-
 def conversation_id(channel: str, platform_id: str) -> str:
     """A messaging conversation's id in the tracker store. Platform ids are no secret (a phone
     number, a chat id), so they are prefixed with the channel, which no web client's id can be
@@ -101,32 +84,26 @@ def conversation_id(channel: str, platform_id: str) -> str:
     return f"{channel}:{platform_id}"
 
 
-async def handle_user_text(request: Request, on_new_message: OnNewMessage,
-                           output: BufferedOutput, *, sender_id: str, text: str,
-                           input_channel: str,
-                           metadata: Optional[Dict[str, Any]] = None) -> None:
-    """`sender_id` is the platform's id of the chat. Each sender is rate limited like the web
-    channels' (the platforms' servers share a few addresses, so only per sender)."""
-    sender_id = conversation_id(input_channel, sender_id)
-    limiter = sender_limiter(request.app, input_channel)
-    if not await limiter.allow(sender_id, ""):
-        logger.warning("%s: a sender is over the rate limit; message dropped", input_channel)
-        if await limiter.notice_due(sender_id):
-            await output.send_notice(sender_id, RATE_LIMITED_TEXT)
-            await output.flush()
-        return
-    text = await resolve_numbered_reply(request.app, sender_id, clean_text(text))
-    message = UserMessage(text, output, sender_id, input_channel=input_channel,
-                          metadata=metadata)
-    await run_turn(on_new_message, message, output)
+class MessagingChannel(ClinicChannel):
+    """Telegram, Slack, Messenger and Twilio: signed webhooks, platform message ids checked
+    against replays, each sender rate limited (the platforms' servers share a few addresses, so
+    only per sender), numbered replies mapped to the offered buttons."""
 
-
-def sender_limiter(app: Sanic, channel: str) -> RateLimiter:
-    """One limiter per channel and server (Redis-backed when configured, so replicas share it)."""
-    limiters = app.ctx.__dict__.setdefault("clinic_sender_limiters", {})
-    if channel not in limiters:
-        limiters[channel] = RateLimiter(get_limits(), channel)
-    return limiters[channel]
+    async def handle_user_text(self, request: Request, on_new_message: OnNewMessage,
+                               output: BufferedOutput, *, sender_id: str, text: str,
+                               metadata: Optional[Dict[str, Any]] = None) -> None:
+        """`sender_id` is the platform's id of the chat."""
+        sender_id = conversation_id(self.name(), sender_id)
+        if not await self.limiter.allow(sender_id, ""):
+            logger.warning("%s: a sender is over the rate limit; message dropped", self.name())
+            if await self.limiter.notice_due(sender_id):
+                await output.send_notice(sender_id, RATE_LIMITED_TEXT)
+                await output.flush()
+            return
+        text = await resolve_numbered_reply(request.app, sender_id, clean_text(text))
+        message = UserMessage(text, output, sender_id, input_channel=self.name(),
+                              metadata=metadata)
+        await run_turn(on_new_message, message)
 
 
 async def resolve_numbered_reply(app: Sanic, sender_id: str, text: str) -> str:
@@ -159,10 +136,3 @@ async def last_offered_buttons(app: Sanic, sender_id: str) -> List[Dict[str, str
             if buttons:
                 return buttons
     return []
-
-
-def auth_failure(credential_present: bool) -> HTTPResponse:
-    """401 when the request carries no signature/secret, 403 when it carries a wrong one."""
-    if credential_present:
-        return error_response(403, "signature or secret does not match")
-    return error_response(401, "request is not signed")

@@ -3,7 +3,8 @@
 Authenticated by the signing secret: ``X-Slack-Signature`` is the v0 HMAC-SHA256 of
 ``v0:{X-Slack-Request-Timestamp}:{body}``, and the timestamp must be within 5 minutes
 (Rasa's check, reused). Slack wants an answer within 3 s, so the turn runs in the
-background; buttons become a Block Kit actions block.
+background; buttons become a Block Kit actions block. An event whose ``event_id`` (or an
+interaction whose ``trigger_id``) was seen before runs no turn (bot/channels/replay.py).
 """
 from __future__ import annotations
 
@@ -12,25 +13,22 @@ from http import HTTPStatus
 from typing import Any, Dict, Optional
 
 from rasa.core.channels.slack import SlackInput
-from sanic import Blueprint, response
+from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.channels.config import get_limits
-from bot.channels.messaging import BufferedOutput, OnNewMessage, auth_failure, handle_user_text
+from bot.channels.messaging import BufferedOutput, MessagingChannel, OnNewMessage, auth_failure
 from bot.channels.rendering import SLACK, Outgoing
-from bot.channels.validation import (
-    InvalidPayload,
-    guarded,
-    parse_json_object,
-    valid_sender,
-    webhook_blueprint,
-)
+from bot.channels.validation import InvalidPayload, parse_json_object, valid_sender
 
 
 def _object(value: Any) -> Dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> Optional[str]:
+    return value if isinstance(value, str) and value else None
 
 
 class ClinicSlackOutput(BufferedOutput):
@@ -59,7 +57,7 @@ class ClinicSlackOutput(BufferedOutput):
                                            text=outgoing.text, blocks=blocks, **thread)
 
 
-class ClinicSlackInput(SlackInput):
+class ClinicSlackInput(MessagingChannel, SlackInput):
     api_url: Optional[str] = None  # a fake Slack API in tests
 
     @classmethod
@@ -68,40 +66,41 @@ class ClinicSlackInput(SlackInput):
         channel.api_url = credentials.get("api_url")
         return channel
 
-    def _client(self) -> AsyncWebClient:
+    def make_api_client(self) -> AsyncWebClient:
+        # Without a session of its own, the client opens one per call: nothing to close.
         if self.api_url:
             return AsyncWebClient(self.slack_token, base_url=self.api_url, proxy=self.proxy)
         return AsyncWebClient(self.slack_token, proxy=self.proxy)
 
     def get_output_channel(self, channel: Optional[str] = None, thread_id: Optional[str] = None,
                            collect: bool = False) -> ClinicSlackOutput:
-        return ClinicSlackOutput(self._client(), channel or self.slack_channel, thread_id,
+        return ClinicSlackOutput(self.api_client(), channel or self.slack_channel, thread_id,
                                  collect)
 
-    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        limits = get_limits()
-        webhook = webhook_blueprint("clinic_slack_webhook", __name__)
+    def authenticate(self, request: Request) -> Optional[HTTPResponse]:
+        if not self.is_request_from_slack_authentic(request):
+            return auth_failure(bool(request.headers.get("X-Slack-Signature")))
+        return None
 
-        @webhook.route("/webhook", methods=["POST"])
-        @guarded(limits.max_body_bytes)
-        async def receive(request: Request) -> HTTPResponse:
-            if not self.is_request_from_slack_authentic(request):
-                return auth_failure(bool(request.headers.get("X-Slack-Signature")))
-            if self._is_ignored_retry(request):
-                return response.text("", status=HTTPStatus.CREATED,
-                                     headers={"X-Slack-No-Retry": "1"})
-            content_type = (request.content_type or "").split(";")[0].strip().lower()
-            if content_type == "application/json":
-                return self._on_event(request, parse_json_object(request.body), on_new_message)
-            if content_type == "application/x-www-form-urlencoded":
-                form_payload = request.form.get("payload")
-                if not isinstance(form_payload, str):
-                    raise InvalidPayload("form must carry a JSON payload")
-                return self._on_interaction(
-                    request, parse_json_object(form_payload.encode()), on_new_message)
-            raise InvalidPayload("unsupported content type")
-
-        return webhook
+    async def handle(self, request: Request, on_new_message: OnNewMessage) -> HTTPResponse:
+        if self._is_ignored_retry(request):
+            return response.text("", status=HTTPStatus.CREATED, headers={"X-Slack-No-Retry": "1"})
+        content_type = (request.content_type or "").split(";")[0].strip().lower()
+        if content_type == "application/json":
+            payload = parse_json_object(request.body)
+            if payload.get("type") != "url_verification" and \
+                    not await self.replays.first_time(_text(payload.get("event_id"))):
+                return response.text("")
+            return self._on_event(request, payload, on_new_message)
+        if content_type == "application/x-www-form-urlencoded":
+            form_payload = request.form.get("payload")
+            if not isinstance(form_payload, str):
+                raise InvalidPayload("form must carry a JSON payload")
+            payload = parse_json_object(form_payload.encode())
+            if not await self.replays.first_time(_text(payload.get("trigger_id"))):
+                return response.text("")
+            return self._on_interaction(request, payload, on_new_message)
+        raise InvalidPayload("unsupported content type")
 
     def _is_ignored_retry(self, request: Request) -> bool:
         """Slack's retries after a timeout would run the same turn twice."""
@@ -159,8 +158,8 @@ class ClinicSlackInput(SlackInput):
         output = self.get_output_channel(
             metadata["out_channel"], metadata["thread_id"] if self.use_threads else None,
             collect=True)
-        task = asyncio.create_task(handle_user_text(
+        task = asyncio.create_task(self.handle_user_text(
             request, on_new_message, output, sender_id=conversation_id, text=text,
-            input_channel=self.name(), metadata=metadata))
+            metadata=metadata))
         self._background_tasks.add(task)  # a reference, so the task is not collected
         task.add_done_callback(self._background_tasks.discard)

@@ -1,5 +1,11 @@
 """Socket.IO channel for the website widget (path /socket.io).
 
+``session_request`` {"session_id"?, "token"?} binds the socket to a conversation: with neither,
+a new one whose id the server makes; with a token, the conversation it was issued for
+(bot/channels/web_conversations.py). ``session_confirm`` {"session_id", "token"} answers it, a
+``session_refused`` {"error", "status"} event an id without its token, or a wrong token.
+``user_uttered`` {"message", "session_id"} must name the socket's conversation.
+
 Each bot response is ONE ``bot_uttered`` event {"text"?, "buttons"?: [{"title",
 "payload"}], "custom"?, "image"?}; bad events are answered with an ``input_error`` event
 {"error"} and never reach the dialogue. Messages are sent as the bot utters them, and
@@ -8,23 +14,15 @@ the bot utters escalations first: a late one is logged as a warning.
 from __future__ import annotations
 
 import logging
-import uuid
-from typing import Any, Awaitable, Callable, Dict, Optional
+from typing import Any, Dict, Optional
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 from socketio import AsyncServer
 
-from bot.channels.config import get_limits
-from bot.channels.ratelimit import RateLimiter
-from bot.channels.rendering import (
-    RATE_LIMITED_TEXT,
-    failure_messages,
-    is_escalation,
-    merge_response,
-    notice_messages,
-)
+from bot.channels.base import ClinicChannel, OnNewMessage, run_turn
+from bot.channels.rendering import RATE_LIMITED_TEXT, is_escalation, merge_response, notice_messages
 from bot.channels.validation import (
     InvalidPayload,
     client_ip,
@@ -32,10 +30,12 @@ from bot.channels.validation import (
     valid_metadata,
     valid_web_sender,
 )
+from bot.channels.web_conversations import Refused, WebConversations
 
 logger = logging.getLogger(__name__)
 
 INPUT_ERROR_EVENT = "input_error"
+SESSION_REFUSED_EVENT = "session_refused"
 
 
 class ClinicSocketIOOutput(SocketIOOutput):
@@ -56,7 +56,7 @@ class ClinicSocketIOOutput(SocketIOOutput):
             await self.send_response(recipient_id, message)
 
 
-class ClinicSocketIOInput(SocketIOInput):
+class ClinicSocketIOInput(ClinicChannel, SocketIOInput):
     @classmethod
     def name(cls) -> str:
         return "socketio"
@@ -66,31 +66,39 @@ class ClinicSocketIOInput(SocketIOInput):
             return super().get_output_channel()
         return ClinicSocketIOOutput(self.sio, self.bot_message_evt)
 
-    def blueprint(
-        self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
-    ) -> Blueprint:
-        webhook = super().blueprint(on_new_message)
-        sio = self.sio
-        limits = get_limits()
-        limiter = RateLimiter(limits, self.name())
-        sio.eio.max_http_buffer_size = limits.max_body_bytes
+    def make_blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        webhook = SocketIOInput.blueprint(self, on_new_message)  # Rasa's socket.io server
+        sio, namespace = self.sio, self.namespace
+        conversations = WebConversations(self.name())
+        sio.eio.max_http_buffer_size = self.limits.max_body_bytes
         # Rasa builds the server with cors_allowed_origins=[], which turns Origin checks off.
-        if limits.socket_origins:
-            sio.eio.cors_allowed_origins = list(limits.socket_origins)
+        if self.limits.socket_origins:
+            sio.eio.cors_allowed_origins = list(self.limits.socket_origins)
 
         # Registering the same events again replaces Rasa's handlers for them.
-        @sio.on("session_request", namespace=self.namespace)
+        @sio.on("session_request", namespace=namespace)
         async def session_request(sid: str, data: Any = None, *_: Any) -> None:
-            requested = data.get("session_id") if isinstance(data, dict) else None
+            """Binds this socket to a conversation: a new one, or the one its token is for."""
+            request = data if isinstance(data, dict) else {}
             try:
-                session_id = valid_web_sender(requested, "session_id")
-            except InvalidPayload:
-                session_id = uuid.uuid4().hex
+                conversation = conversations.start_or_resume(request.get("token"),
+                                                             request.get("session_id"))
+            except Refused as refusal:
+                await sio.emit(SESSION_REFUSED_EVENT, {"error": str(refusal),
+                                                       "status": refusal.status},
+                               room=sid, namespace=namespace)
+                return
+            previous = await self._conversation_of(sid)
+            if previous and previous != conversation.id:
+                sio.leave_room(sid, previous, namespace=namespace)
+            await sio.save_session(sid, {"conversation": conversation.id}, namespace=namespace)
             if self.session_persistence:
-                sio.enter_room(sid, session_id, namespace=self.namespace)
-            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+                sio.enter_room(sid, conversation.id, namespace=namespace)
+            await sio.emit("session_confirm", {"session_id": conversation.id,
+                                               "token": conversation.token},
+                           room=sid, namespace=namespace)
 
-        @sio.on(self.user_message_evt, namespace=self.namespace)
+        @sio.on(self.user_message_evt, namespace=namespace)
         async def handle_message(sid: str, data: Any = None, *_: Any) -> None:
             # An event with no argument or several must not raise: the patient gets input_error.
             try:
@@ -98,34 +106,40 @@ class ClinicSocketIOInput(SocketIOInput):
                     raise InvalidPayload("the message event must carry a JSON object")
                 sender_id = sid
                 if self.session_persistence:
-                    sender_id = valid_web_sender(data.get("session_id"), "session_id")
-                    # Replies go to the session's room: make sure this socket is in it.
-                    sio.enter_room(sid, sender_id, namespace=self.namespace)
-                text = valid_message(data.get("message"), limits.max_message_chars)
+                    sender_id = await self._bound_conversation(sid, data.get("session_id"))
+                text = valid_message(data.get("message"), self.limits.max_message_chars)
                 metadata = valid_metadata(data.get(self.metadata_key))
             except InvalidPayload as error:
                 await sio.emit(INPUT_ERROR_EVENT, {"error": str(error)}, room=sid,
-                               namespace=self.namespace)
+                               namespace=namespace)
                 return
 
             output = ClinicSocketIOOutput(sio, self.bot_message_evt)
-            if not await limiter.allow(sender_id, self._client_ip(sid)):
+            if not await self.limiter.allow(sender_id, self._client_ip(sid)):
                 await output.send_notice(sender_id, RATE_LIMITED_TEXT)
                 return
-            message = UserMessage(text, output, sender_id, input_channel=self.name(),
-                                  metadata=metadata)
-            try:
-                await on_new_message(message)
-            except Exception:
-                logger.exception("socketio: the dialogue failed on a message; sent the fallback")
-                for reply in failure_messages(sender_id, text):
-                    await output.send_response(sender_id, reply)
-
-        @webhook.listener("after_server_stop")
-        async def close_limiter(*_: Any) -> None:
-            await limiter.close()
+            await run_turn(on_new_message, UserMessage(text, output, sender_id,
+                                                       input_channel=self.name(),
+                                                       metadata=metadata))
 
         return webhook
+
+    async def _conversation_of(self, sid: str) -> Optional[str]:
+        session = await self.sio.get_session(sid, namespace=self.namespace)
+        return session.get("conversation") if isinstance(session, dict) else None
+
+    async def _bound_conversation(self, sid: str, claimed: Any) -> str:
+        """The conversation this socket's session_request was granted; a message naming another
+        is refused (a known id alone reaches nothing)."""
+        claimed = valid_web_sender(claimed, "session_id")
+        bound = await self._conversation_of(sid)
+        if bound is None:
+            raise InvalidPayload("start a conversation first (session_request)")
+        if claimed != bound:
+            logger.warning("socketio: a message for another conversation than its socket's "
+                           "was refused")
+            raise InvalidPayload("session_id is not this connection's conversation")
+        return bound
 
     def _client_ip(self, sid: str) -> str:
         environ = self.sio.get_environ(sid, namespace=self.namespace) or {}

@@ -3,6 +3,7 @@
 Authenticated by the ``X-Telegram-Bot-Api-Secret-Token`` header, which Telegram sends
 with the ``secret_token`` this channel passes to setWebhook when the server starts.
 Buttons become an inline keyboard (one button per row); taps come back as the payload.
+An update whose ``update_id`` was seen before runs no turn (bot/channels/replay.py).
 """
 from __future__ import annotations
 
@@ -16,20 +17,13 @@ from aiogram.bot.api import TELEGRAM_PRODUCTION, TelegramAPIServer
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from rasa.core.channels.telegram import TelegramInput
 from rasa.shared.exceptions import InvalidConfigException
-from sanic import Blueprint, response
+from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.config import get_limits
-from bot.channels.messaging import BufferedOutput, OnNewMessage, auth_failure, handle_user_text
+from bot.channels.messaging import BufferedOutput, MessagingChannel, OnNewMessage, auth_failure
 from bot.channels.rendering import TELEGRAM, Outgoing
-from bot.channels.validation import (
-    InvalidPayload,
-    guarded,
-    parse_json_object,
-    valid_sender,
-    webhook_blueprint,
-)
+from bot.channels.validation import InvalidPayload, parse_json_object, valid_sender
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +52,7 @@ class ClinicTelegramOutput(BufferedOutput):
         await self.bot.send_message(recipient_id, outgoing.text, reply_markup=keyboard)
 
 
-class ClinicTelegramInput(TelegramInput):
+class ClinicTelegramInput(MessagingChannel, TelegramInput):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> "ClinicTelegramInput":
         if not credentials:
@@ -77,66 +71,62 @@ class ClinicTelegramInput(TelegramInput):
                 "of A-Z a-z 0-9 _ -")
         self.secret_token = secret_token
         self.api_url = api_url  # a local Bot API server, or a fake one in tests
-        self._bot: Optional[Bot] = None
 
-    def _client(self) -> Bot:
-        if self._bot is None:
-            server = (TelegramAPIServer.from_base(self.api_url) if self.api_url
-                      else TELEGRAM_PRODUCTION)
-            self._bot = Bot(self.access_token, server=server, timeout=API_TIMEOUT_SECONDS)
-        return self._bot
+    def make_api_client(self) -> Bot:
+        server = (TelegramAPIServer.from_base(self.api_url) if self.api_url
+                  else TELEGRAM_PRODUCTION)
+        return Bot(self.access_token, server=server, timeout=API_TIMEOUT_SECONDS)
+
+    async def close_api_client(self, client: Bot) -> None:
+        await client.session.close()
 
     def get_output_channel(self, collect: bool = False) -> ClinicTelegramOutput:
         # Unlike Rasa's, no network call here: the webhook is set when the server starts.
-        return ClinicTelegramOutput(self._client(), collect)
+        return ClinicTelegramOutput(self.api_client(), collect)
 
     async def register_webhook(self) -> None:
         # aiogram 2.15's set_webhook predates secret_token, so the raw API method is used.
-        await self._client().request(
+        await self.api_client().request(
             "setWebhook", {"url": self.webhook_url, "secret_token": self.secret_token})
 
-    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        limits = get_limits()
-        webhook = webhook_blueprint("clinic_telegram_webhook", __name__)
+    async def on_server_start(self) -> None:
+        try:
+            await self.register_webhook()
+            logger.info("telegram: webhook registered with its secret token")
+        except Exception as error:
+            logger.error("telegram: could not register the webhook (%s)", type(error).__name__)
 
-        @webhook.listener("after_server_start")
-        async def set_webhook(*_: Any) -> None:
-            try:
-                await self.register_webhook()
-                logger.info("telegram: webhook registered with its secret token")
-            except Exception as error:
-                logger.error("telegram: could not register the webhook (%s)",
-                             type(error).__name__)
+    def authenticate(self, request: Request) -> Optional[HTTPResponse]:
+        received = request.headers.get(SECRET_HEADER) or ""
+        if not hmac.compare_digest(received.encode(), self.secret_token.encode()):
+            return auth_failure(bool(received))
+        return None
 
-        @webhook.listener("before_server_stop")
-        async def close_client(*_: Any) -> None:
-            if self._bot is not None:
-                await self._bot.session.close()
-
-        @webhook.route("/webhook", methods=["POST"])
-        @guarded(limits.max_body_bytes)
-        async def receive(request: Request) -> HTTPResponse:
-            received = request.headers.get(SECRET_HEADER) or ""
-            if not hmac.compare_digest(received.encode(), self.secret_token.encode()):
-                return auth_failure(bool(received))
-            incoming = parse_update(parse_json_object(request.body))
-            if incoming is None:
-                return response.json({"status": "ignored"})
-            chat_id, text, callback_id = incoming
-            if callback_id:
-                await self._acknowledge_button(callback_id)
-            await handle_user_text(request, on_new_message, self.get_output_channel(collect=True),
-                                   sender_id=chat_id, text=text, input_channel=self.name())
+    async def handle(self, request: Request, on_new_message: OnNewMessage) -> HTTPResponse:
+        update = parse_json_object(request.body)
+        incoming = parse_update(update)
+        if incoming is None:
+            return response.json({"status": "ignored"})
+        if not await self.replays.first_time(_update_id(update)):
             return response.json({"status": "ok"})
-
-        return webhook
+        chat_id, text, callback_id = incoming
+        if callback_id:
+            await self._acknowledge_button(callback_id)
+        await self.handle_user_text(request, on_new_message, self.get_output_channel(collect=True),
+                                    sender_id=chat_id, text=text)
+        return response.json({"status": "ok"})
 
     async def _acknowledge_button(self, callback_id: str) -> None:
         """Stops the tapped button's spinner; failing that is harmless."""
         try:
-            await self._client().answer_callback_query(callback_id)
+            await self.api_client().answer_callback_query(callback_id)
         except Exception as error:
             logger.warning("telegram: could not acknowledge a button (%s)", type(error).__name__)
+
+
+def _update_id(update: Dict[str, Any]) -> Optional[str]:
+    update_id = update.get("update_id")
+    return str(update_id) if isinstance(update_id, int) and not isinstance(update_id, bool) else None
 
 
 def parse_update(update: Dict[str, Any]) -> Optional[Tuple[str, str, Optional[str]]]:

@@ -1,8 +1,10 @@
 """Twilio SMS and WhatsApp: POST /webhooks/twilio/webhook (both point here).
 
 Authenticated by ``X-Twilio-Signature`` (Twilio's RequestValidator over the URL Twilio
-called plus the form fields). Behind a proxy the URL this server sees differs from the
-public one, so set ``webhook_url`` (TWILIO_WEBHOOK_URL) to the URL configured in Twilio.
+called plus the form fields). That URL is ``webhook_url`` (TWILIO_WEBHOOK_URL, the URL
+configured in Twilio): the channel refuses to start without it, and never rebuilds the URL
+from the request (its Host and X-Forwarded-Host are the client's to choose). A message whose
+``MessageSid`` was seen before runs no turn (bot/channels/replay.py).
 Neither SMS nor WhatsApp text has buttons: options are numbered and a numbered reply is
 mapped to the button's payload. Senders prefixed ``whatsapp:`` are answered on WhatsApp.
 """
@@ -10,20 +12,20 @@ from __future__ import annotations
 
 import logging
 from typing import Any, Dict, Optional
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from rasa.core.channels.twilio import TwilioInput
-from sanic import Blueprint, response
+from rasa.shared.exceptions import InvalidConfigException
+from sanic import response
 from sanic.request import Request, RequestParameters
 from sanic.response import HTTPResponse
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from bot.channels.config import get_limits
-from bot.channels.messaging import BufferedOutput, OnNewMessage, auth_failure, handle_user_text
+from bot.channels.messaging import BufferedOutput, MessagingChannel, OnNewMessage, auth_failure
 from bot.channels.rendering import SMS, WHATSAPP, ChannelProfile, Outgoing
-from bot.channels.validation import InvalidPayload, guarded, valid_sender, webhook_blueprint
+from bot.channels.validation import InvalidPayload, valid_sender
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +59,7 @@ class ClinicTwilioOutput(BufferedOutput):
                                                 body=outgoing.text)
 
 
-class ClinicTwilioInput(TwilioInput):
+class ClinicTwilioInput(MessagingChannel, TwilioInput):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> "ClinicTwilioInput":
         if not credentials:
@@ -72,60 +74,60 @@ class ClinicTwilioInput(TwilioInput):
                  twilio_number: Optional[str], whatsapp_number: Optional[str] = None,
                  webhook_url: Optional[str] = None, api_url: Optional[str] = None) -> None:
         super().__init__(account_sid, auth_token, twilio_number, debug_mode=False)
+        if not webhook_url or not urlsplit(webhook_url).scheme.startswith("http") \
+                or not urlsplit(webhook_url).netloc:
+            # The URL the server sees comes from the request (Host, X-Forwarded-Host): a client
+            # would choose what the signature is checked against.
+            raise InvalidConfigException(
+                "twilio: webhook_url (TWILIO_WEBHOOK_URL) must be set to the public https URL "
+                "configured in Twilio for this webhook")
         self.whatsapp_number = whatsapp_number or f"{WHATSAPP_PREFIX}{twilio_number}"
         self.webhook_url = webhook_url  # the public URL Twilio calls (signed by Twilio)
         self.api_url = api_url  # a fake Twilio API in tests
-        self._client: Optional[Client] = None
 
-    def _api_client(self) -> Client:
-        """One client on Twilio's aiohttp transport, made inside the server's event loop."""
-        if self._client is None:
-            self._client = Client(self.account_sid, self.auth_token,
-                                  http_client=AsyncTwilioHttpClient(timeout=API_TIMEOUT_SECONDS, logger=api_logger))
-            if self.api_url:
-                self._client.api.base_url = self.api_url
-        return self._client
+    def make_api_client(self) -> Client:
+        """On Twilio's aiohttp transport, made inside the server's event loop."""
+        client = Client(self.account_sid, self.auth_token,
+                        http_client=AsyncTwilioHttpClient(timeout=API_TIMEOUT_SECONDS,
+                                                          logger=api_logger))
+        if self.api_url:
+            client.api.base_url = self.api_url
+        return client
+
+    async def close_api_client(self, client: Client) -> None:
+        await client.http_client.close()
 
     def get_output_channel(self, collect: bool = False) -> ClinicTwilioOutput:
-        return ClinicTwilioOutput(self._api_client(), self.twilio_number,
+        return ClinicTwilioOutput(self.api_client(), self.twilio_number,
                                   self.whatsapp_number, collect)
 
     def signed_url(self, request: Request) -> str:
-        if not self.webhook_url:
-            return request.url
+        """The configured public URL (never one rebuilt from the request's headers)."""
         query = request.query_string
         return f"{self.webhook_url}?{query}" if query and "?" not in self.webhook_url \
             else self.webhook_url
 
-    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        limits = get_limits()
-        webhook = webhook_blueprint("clinic_twilio_webhook", __name__)
+    def authenticate(self, request: Request) -> Optional[HTTPResponse]:
+        signature = request.headers.get(SIGNATURE_HEADER) or ""
+        validator = RequestValidator(self.auth_token)
+        if not signature or not validator.validate(self.signed_url(request), twilio_form(request),
+                                                   signature):
+            return auth_failure(bool(signature))
+        return None
 
-        @webhook.listener("before_server_stop")
-        async def close_client(*_: Any) -> None:
-            if self._client is not None:
-                await self._client.http_client.close()
-
-        @webhook.route("/webhook", methods=["POST"])
-        @guarded(limits.max_body_bytes)
-        async def receive(request: Request) -> HTTPResponse:
-            signature = request.headers.get(SIGNATURE_HEADER) or ""
-            form = twilio_form(request)
-            validator = RequestValidator(self.auth_token)
-            if not signature or not validator.validate(self.signed_url(request), form, signature):
-                return auth_failure(bool(signature))
-            sender_id, text = form.get("From"), form.get("Body")
-            if not isinstance(sender_id, str) or not sender_id:
-                raise InvalidPayload("From is missing")
-            sender_id = valid_sender(sender_id, "From")  # a conversation id fits the tracker store
-            if isinstance(text, str):  # media-only or location messages have no Body
-                await handle_user_text(request, on_new_message,
-                                       self.get_output_channel(collect=True),
-                                       sender_id=sender_id, text=text,
-                                       input_channel=self.name())
+    async def handle(self, request: Request, on_new_message: OnNewMessage) -> HTTPResponse:
+        form = twilio_form(request)
+        sender_id, text = form.get("From"), form.get("Body")
+        if not isinstance(sender_id, str) or not sender_id:
+            raise InvalidPayload("From is missing")
+        sender_id = valid_sender(sender_id, "From")  # a conversation id fits the tracker store
+        if not await self.replays.first_time(form.get("MessageSid") or form.get("SmsMessageSid")):
             return response.empty()
-
-        return webhook
+        if isinstance(text, str):  # media-only or location messages have no Body
+            await self.handle_user_text(request, on_new_message,
+                                        self.get_output_channel(collect=True),
+                                        sender_id=sender_id, text=text)
+        return response.empty()
 
 
 def twilio_form(request: Request) -> RequestParameters:

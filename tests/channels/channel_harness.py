@@ -22,6 +22,8 @@ from sanic.request import Request
 Sanic.test_mode = True  # many apps per process
 
 EMERGENCY_NUMBER = "112"  # the tests set CLINIC_EMERGENCY_NUMBER to it
+SECRET_KEY = "channel-tests-secret-key"  # and CLINIC_SECRET_KEY to this
+REDIS_URL = "redis://127.0.0.1:6379/0"  # the redis_prefix fixture's
 
 
 def emergency_line() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import time
 from dataclasses import dataclass, field
@@ -19,6 +20,12 @@ from bot.channels.telegram import ClinicTelegramInput
 from bot.channels.twilio import ClinicTwilioInput
 
 TIMEOUT = 10
+_message_numbers = itertools.count(1)
+
+
+def next_message_number() -> int:
+    """Each platform message has an id of its own (a repeated one is a replay)."""
+    return next(_message_numbers)
 
 
 @dataclass
@@ -91,7 +98,7 @@ class Telegram(Platform):
                ) -> Tuple[bytes, Dict[str, str]]:
         headers = {"Content-Type": "application/json",
                    "X-Telegram-Bot-Api-Secret-Token": secret or self.secret}
-        return dumps({"update_id": 1, **update}), headers
+        return dumps({"update_id": next_message_number(), **update}), headers
 
     def text_request(self, server: LiveServer, sender: str, text: str
                      ) -> Tuple[bytes, Dict[str, str]]:
@@ -142,7 +149,8 @@ class Slack(Platform):
                       "X-Slack-Signature": f"v0={digest}"}
 
     def event(self, sender: str, text: str) -> bytes:
-        return dumps({"type": "event_callback", "authed_users": ["UBOT"], "event": {
+        return dumps({"type": "event_callback", "event_id": f"Ev{next_message_number():08d}",
+                      "authed_users": ["UBOT"], "event": {
             "type": "message", "channel_type": "im", "channel": "D0DIRECT", "user": sender,
             "text": text, "ts": "1700000000.000100"}})
 
@@ -211,7 +219,7 @@ class Messenger(Platform):
 
     def text_event(self, sender: str, text: str) -> Dict[str, Any]:
         return {"sender": {"id": sender}, "recipient": {"id": "PAGE"}, "timestamp": 0,
-                "message": {"mid": "m1", "text": text}}
+                "message": {"mid": f"m{next_message_number()}", "text": text}}
 
     def text_request(self, server: LiveServer, sender: str, text: str
                      ) -> Tuple[bytes, Dict[str, str]]:
@@ -250,7 +258,7 @@ class Twilio(Platform):
     auth_token = "twilio-auth-token"
     number = "+15005550006"
     whatsapp_number = "whatsapp:+14155238886"
-    public_url: Optional[str] = None  # set for a channel behind a proxy
+    public_url = "https://clinic.example/webhooks/twilio/webhook"  # TWILIO_WEBHOOK_URL
 
     def channel(self, base_url: str) -> ClinicTwilioInput:
         return ClinicTwilioInput.from_credentials({
@@ -267,12 +275,13 @@ class Twilio(Platform):
 
     def params(self, sender: str, text: str) -> Dict[str, str]:
         to = self.whatsapp_number if sender.startswith("whatsapp:") else self.number
-        return {"From": sender, "To": to, "Body": text, "MessageSid": "SM" + "1" * 32,
+        return {"From": sender, "To": to, "Body": text,
+                "MessageSid": f"SM{next_message_number():032d}",
                 "AccountSid": "AC" + "0" * 32, "NumMedia": "0"}
 
     def signed_url(self, server: LiveServer) -> str:
-        """The URL Twilio signs: the public one when the channel is behind a proxy."""
-        return self.public_url or server.url(self.webhook)
+        """The URL Twilio signs: the public one configured in Twilio (and in the channel)."""
+        return self.public_url
 
     def text_request(self, server: LiveServer, sender: str, text: str
                      ) -> Tuple[bytes, Dict[str, str]]:

@@ -24,7 +24,7 @@ SECRETS = {
     "FACEBOOK_VERIFY_TOKEN": "fb-verify-secret", "FACEBOOK_APP_SECRET": "fb-app-secret",
     "FACEBOOK_PAGE_ACCESS_TOKEN": "fb-page-secret",
     "TWILIO_ACCOUNT_SID": "AC-twilio-sid", "TWILIO_AUTH_TOKEN": "twilio-auth-secret",
-    "TWILIO_NUMBER": "+15005550006",
+    "TWILIO_NUMBER": "+15005550006", "TWILIO_WEBHOOK_URL": "https://clinic.example/webhooks/twilio/webhook",
 }
 ALL_CLASSES = [ClinicRestInput, ClinicSocketIOInput, ClinicTelegramInput, ClinicSlackInput,
                ClinicFacebookInput, ClinicTwilioInput]
@@ -72,7 +72,8 @@ def test_only_channels_with_all_their_secrets_are_written(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     telegram_only = {k: v for k, v in SECRETS.items() if k.startswith("TELEGRAM")}
     set_env(monkeypatch, {**telegram_only, "SLACK_TOKEN": SECRETS["SLACK_TOKEN"],
-                          "TWILIO_WEBHOOK_URL": "https://clinic.example/twilio"})
+                          "TWILIO_ACCOUNT_SID": "AC-twilio-sid", "TWILIO_AUTH_TOKEN": "twilio-auth-secret",
+                          "TWILIO_NUMBER": "+15005550006"})
     out = tmp_path / "credentials.yml"
     assert credentials.main([str(out)]) == 0
 
@@ -84,6 +85,7 @@ def test_only_channels_with_all_their_secrets_are_written(
     printed = capsys.readouterr().out
     assert "channel telegram: enabled" in printed
     assert "channel slack: disabled (set SLACK_SIGNING_SECRET)" in printed
+    assert "channel twilio: disabled (set TWILIO_WEBHOOK_URL)" in printed
     written = out.read_text()
     for secret in SECRETS.values():
         assert secret not in printed and secret not in written
@@ -92,14 +94,24 @@ def test_only_channels_with_all_their_secrets_are_written(
 
 def test_optional_settings_are_written_only_when_set(monkeypatch: pytest.MonkeyPatch,
                                                      tmp_path: Path) -> None:
-    set_env(monkeypatch, {**SECRETS, "TWILIO_WEBHOOK_URL": "https://clinic.example/twilio"})
+    set_env(monkeypatch, {**SECRETS, "TWILIO_WHATSAPP_NUMBER": "whatsapp:+14155238886"})
     out = tmp_path / "credentials.yml"
     credentials.main([str(out)])
     written = out.read_text()
-    assert "webhook_url: ${TWILIO_WEBHOOK_URL}" in written
+    assert "twilio_whatsapp_number: ${TWILIO_WHATSAPP_NUMBER}" in written
     assert "TELEGRAM_API_URL" not in written
     twilio = create_http_input_channels(None, str(out))[-1]
-    assert twilio.webhook_url == "https://clinic.example/twilio"
+    assert twilio.webhook_url == SECRETS["TWILIO_WEBHOOK_URL"]
+    assert twilio.whatsapp_number == "whatsapp:+14155238886"
+
+
+def test_rasa_refuses_to_start_twilio_without_its_webhook_url(tmp_path: Path) -> None:
+    """A credentials file written by hand: the server does not start, and says what is missing."""
+    hand_written = tmp_path / "credentials.yml"
+    hand_written.write_text("bot.channels.twilio.ClinicTwilioInput:\n  account_sid: AC1\n"
+                            "  auth_token: secret\n  twilio_number: '+15005550006'\n")
+    with pytest.raises(InvalidConfigException, match="TWILIO_WEBHOOK_URL"):
+        create_http_input_channels(None, str(hand_written))
 
 
 def test_a_telegram_secret_token_telegram_would_refuse_is_a_config_error() -> None:

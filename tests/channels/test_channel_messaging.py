@@ -2,7 +2,9 @@
 (signed requests answered, forged ones rejected, rendering), then each one's own."""
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from typing import Callable, List, Optional
 
 import pytest
@@ -28,8 +30,11 @@ from channel_platforms import (
     Twilio,
     WhatsApp,
 )
+from rasa.shared.exceptions import InvalidConfigException
 
 from bot.channels.rendering import RATE_LIMITED_TEXT
+from bot.channels.replay import ReplayGuard
+from bot.channels.twilio import ClinicTwilioInput
 
 UNSIGNED_LABELS = {"unsigned", "no-secret", "empty-secret", "sha1-only"}
 
@@ -150,6 +155,33 @@ def test_a_failing_dialogue_still_sends_the_advice_for_an_emergency_in_the_messa
     sent = converse(platform, server, f"{CRASH}: I can't feel it when I wipe")
     assert sent[0].text.startswith("This could be serious"), "the advice, read from the message alone, first"
     assert any(message.text == emergency_line() for message in sent[1:])
+
+
+def test_a_replayed_delivery_runs_one_turn(platform: Platform, server: LiveServer) -> None:
+    """A platform's retry, or a captured signed request sent again: answered 200, no second turn."""
+    body, headers = platform.text_request(server, platform.sender, "question")
+    first = platform.post(server, body, headers)
+    turns_done(server)
+    answered = len(platform.sent(server))
+    again = platform.post(server, body, headers)
+    turns_done(server)
+    assert first.status_code == again.status_code and again.status_code in (200, 204)
+    assert server.dialogue.texts == ["question"]
+    assert len(platform.sent(server)) == answered, "nothing is sent twice"
+    converse(platform, server, "question")  # a new message (its own id) is still answered
+    assert server.dialogue.texts == ["question", "question"]
+
+
+def test_replays_are_caught_across_replicas_through_redis(
+        platform: Platform, serve: Callable[..., LiveServer], monkeypatch: pytest.MonkeyPatch,
+        redis_prefix: str) -> None:
+    monkeypatch.setenv("CLINIC_WEBHOOK_REPLAY_PREFIX", redis_prefix)
+    replica_a, replica_b = start(serve, platform), start(serve, platform)
+    body, headers = platform.text_request(replica_a, platform.sender, "question")
+    assert platform.post(replica_a, body, headers).status_code in (200, 204)
+    assert platform.post(replica_b, body, headers).status_code in (200, 204)
+    turns_done(replica_a), turns_done(replica_b)
+    assert replica_a.dialogue.texts == ["question"] and replica_b.dialogue.texts == []
 
 
 # --- Telegram --------------------------------------------------------------------------
@@ -275,15 +307,29 @@ def test_sms_numbered_reply_forms(serve: Callable[..., LiveServer], reply: str) 
     assert server.dialogue.received[-1].text == "/affirm"
 
 
-def test_twilio_behind_a_proxy_checks_the_public_url(serve: Callable[..., LiveServer]) -> None:
-    proxied = Twilio()
-    proxied.public_url = "https://clinic.example/webhooks/twilio/webhook"
-    server = start(serve, proxied)
-    converse(proxied, server, "question")  # signed for the public URL: accepted
-    direct = Twilio()  # signs the URL this server sees, not the public one
-    body, headers = direct.text_request(server, direct.sender, "question")
-    assert proxied.post(server, body, headers).status_code == 403
+def test_twilio_checks_the_signature_against_the_configured_url_only(
+        serve: Callable[..., LiveServer]) -> None:
+    sms = Twilio()
+    server = start(serve, sms)
+    converse(sms, server, "question")  # signed for TWILIO_WEBHOOK_URL: accepted
+    params = sms.params(sms.sender, "question")
+    # Signed for the URL this server sees, or for one a client names in X-Forwarded-Host /
+    # Host: refused, whatever the headers claim.
+    for url, headers in [
+            (server.url(sms.webhook), {}),
+            ("https://attacker.example/webhooks/twilio/webhook",
+             {"X-Forwarded-Host": "attacker.example", "X-Forwarded-Proto": "https"})]:
+        body, signed = sms.signed(url, params)
+        assert sms.post(server, body, {**signed, **headers}).status_code == 403
     assert server.dialogue.texts == ["question"]
+
+
+@pytest.mark.parametrize("webhook_url", [None, "", "clinic.example/twilio", "ftp://clinic.example/x"])
+def test_twilio_refuses_to_start_without_its_webhook_url(webhook_url: Optional[str]) -> None:
+    with pytest.raises(InvalidConfigException, match="TWILIO_WEBHOOK_URL"):
+        ClinicTwilioInput.from_credentials({
+            "account_sid": "AC" + "0" * 32, "auth_token": Twilio.auth_token,
+            "twilio_number": Twilio.number, "webhook_url": webhook_url})
 
 
 def test_twilio_without_a_body_is_acknowledged(serve: Callable[..., LiveServer]) -> None:
@@ -295,3 +341,20 @@ def test_twilio_without_a_body_is_acknowledged(serve: Callable[..., LiveServer])
     assert reply.status_code == 204
     assert server.dialogue.received == []
 
+
+
+# --- Replay guard without Redis ----------------------------------------------------------------
+
+def test_replays_are_caught_in_memory_while_redis_is_down(monkeypatch: pytest.MonkeyPatch,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("CLINIC_REDIS_URL", "redis://127.0.0.1:9/0")  # nothing listens there
+    guard = ReplayGuard("telegram")
+
+    async def deliveries() -> List[bool]:
+        return [await guard.first_time(update_id)
+                for update_id in ("update-7f3a", "update-7f3a", "update-7f3b", None, None)]
+
+    with caplog.at_level(logging.WARNING, logger="bot.channels.replay"):
+        assert asyncio.run(deliveries()) == [True, False, True, True, True]  # no id: cannot be checked
+    assert len([r for r in caplog.records if "degraded to in-memory" in r.getMessage()]) == 1
+    assert "update-7f3a" not in caplog.text

@@ -22,7 +22,7 @@ class Patient:
 
     def __init__(self, server: LiveServer, transport: str = "polling") -> None:
         self.events: Dict[str, List[Any]] = {"bot_uttered": [], "input_error": [],
-                                             "session_confirm": []}
+                                             "session_confirm": [], "session_refused": []}
         self._lock = threading.Lock()
         self.client = socketio.Client(reconnection=False)
         for event in self.events:
@@ -36,9 +36,20 @@ class Patient:
                 self.events[event].append(args[0] if args else None)
         return record
 
-    def start_session(self, session_id: Any = None) -> str:
-        self.client.emit("session_request", {"session_id": session_id})
-        return wait_for(lambda: self.events["session_confirm"])[-1]
+    def start_session(self, session_id: Any = None, token: Any = None) -> str:
+        """A new conversation, or with its token the one it continues; returns its id."""
+        confirmed = len(self.events["session_confirm"])
+        self.client.emit("session_request", {"session_id": session_id, "token": token})
+        wait_for(lambda: len(self.events["session_confirm"]) > confirmed)
+        return self.events["session_confirm"][-1]["session_id"]
+
+    @property
+    def token(self) -> str:
+        return self.events["session_confirm"][-1]["token"]
+
+    def refused(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        self.client.emit("session_request", request)
+        return wait_for(lambda: self.events["session_refused"])[-1]
 
     def say(self, text: Any, session_id: Any, **extra: Any) -> None:
         self.client.emit("user_uttered", {"message": text, "session_id": session_id, **extra})
@@ -73,25 +84,25 @@ def patients(server: LiveServer) -> Iterator[Callable[..., Patient]]:
 def test_one_bot_uttered_per_response(server: LiveServer, patients: Callable[..., Patient],
                                       transport: str) -> None:
     patient = patients(transport)
-    session_id = patient.start_session("session-1")
-    assert session_id == "session-1"
+    session_id = patient.start_session()
+    assert len(session_id) == 32  # made by the server
     patient.say("question", session_id)
     assert patient.bot_messages(1) == [QUESTION]
-    assert server.dialogue.received[0].sender_id == "session-1"
+    assert server.dialogue.received[0].sender_id == session_id
     assert server.dialogue.received[0].input_channel == "socketio"
 
 
 def test_escalation_is_emitted_first(server: LiveServer, patients: Callable[..., Patient]
                                      ) -> None:
     patient = patients()
-    patient.say("numbness", patient.start_session("session-1"))
+    patient.say("numbness", patient.start_session())
     assert patient.bot_messages(2) == [EMERGENCY, FOLLOW_UP]
 
 
 def test_a_late_escalation_is_logged(server: LiveServer, patients: Callable[..., Patient],
                                      caplog: pytest.LogCaptureFixture) -> None:
     patient = patients()
-    patient.say("late emergency", patient.start_session("session-1"))
+    patient.say("late emergency", patient.start_session())
     patient.bot_messages(2)
     assert any("escalation came after" in record.getMessage() for record in caplog.records)
 
@@ -99,19 +110,64 @@ def test_a_late_escalation_is_logged(server: LiveServer, patients: Callable[...,
 def test_session_survives_a_reconnect(server: LiveServer, patients: Callable[..., Patient]
                                       ) -> None:
     first = patients()
-    first.say("hello", first.start_session("session-42"))
+    session_id = first.start_session()
+    first.say("hello", session_id)
     first.bot_messages(1)
+    token = first.token
     first.close()
     again = patients()
-    again.say("question", again.start_session("session-42"))
+    assert again.start_session(session_id, token) == session_id
+    again.say("question", session_id)
     assert again.bot_messages(1) == [QUESTION]
-    assert [m.sender_id for m in server.dialogue.received] == ["session-42", "session-42"]
+    assert [m.sender_id for m in server.dialogue.received] == [session_id, session_id]
 
 
-def test_an_invalid_session_id_is_replaced(patients: Callable[..., Patient]) -> None:
+def test_a_known_id_cannot_hijack_the_conversation(server: LiveServer,
+                                                   patients: Callable[..., Patient],
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    victim = patients()
+    victim_id = victim.start_session()
+    victim.say("hello", victim_id)
+    victim.bot_messages(1)
+    attacker = patients()
+    own_id = attacker.start_session()
+    forged = victim.token[:-4] + ("AAAA" if not victim.token.endswith("AAAA") else "BBBB")
+    for request in ({"session_id": victim_id}, {"session_id": victim_id, "token": attacker.token},
+                    {"session_id": victim_id, "token": forged}, {"token": forged}):
+        attacker.events["session_refused"].clear()
+        assert attacker.refused(request)["status"] in (401, 403), request
+    # Its socket is still bound to its own conversation: a message naming the victim's is refused.
+    attacker.say("/restart", victim_id)
+    assert "not this connection's conversation" in wait_for(lambda: attacker.events["input_error"])[0]["error"]
+    # The victim's next replies reach the victim only.
+    victim.say("question", victim_id)
+    assert victim.bot_messages(2)[-1] == QUESTION
+    attacker.say("hi", own_id)
+    assert attacker.bot_messages(1) == [{"text": "echo: hi"}]
+    assert [(m.sender_id, m.text) for m in server.dialogue.received] == [
+        (victim_id, "hello"), (victim_id, "question"), (own_id, "hi")]
+    assert victim_id not in caplog.text and victim.token not in caplog.text
+
+
+def test_a_message_before_any_session_is_refused(server: LiveServer,
+                                                 patients: Callable[..., Patient]) -> None:
     patient = patients()
-    session_id = patient.start_session("not a valid id!")
-    assert session_id != "not a valid id!" and len(session_id) == 32
+    patient.say("hello", "0" * 32)
+    assert "session_request" in wait_for(lambda: patient.events["input_error"])[0]["error"]
+    assert server.dialogue.received == []
+
+
+def test_start_again_binds_the_socket_to_a_new_conversation(
+        server: LiveServer, patients: Callable[..., Patient]) -> None:
+    patient = patients()
+    old = patient.start_session()
+    new = patient.start_session()
+    assert new != old
+    patient.say("hi", old)
+    assert wait_for(lambda: patient.events["input_error"])
+    patient.say("question", new)
+    assert patient.bot_messages(1) == [QUESTION]
+    assert [m.sender_id for m in server.dialogue.received] == [new]
 
 
 @pytest.mark.parametrize("event", [
@@ -130,10 +186,12 @@ def test_an_invalid_session_id_is_replaced(patients: Callable[..., Patient]) -> 
 def test_bad_events_get_an_error_event_and_never_reach_the_dialogue(
         server: LiveServer, patients: Callable[..., Patient], event: Any) -> None:
     patient = patients()
-    patient.start_session("session-1")
+    session_id = patient.start_session()
+    if isinstance(event, dict) and event.get("session_id") == "session-1":
+        event = {**event, "session_id": session_id}
     patient.client.emit("user_uttered", event)
     assert wait_for(lambda: patient.events["input_error"])[0]["error"]
-    patient.say("question", "session-1")  # the connection still works
+    patient.say("question", session_id)  # the connection still works
     assert patient.bot_messages(1) == [QUESTION]
     assert server.dialogue.texts == ["question"]
 
@@ -141,7 +199,7 @@ def test_bad_events_get_an_error_event_and_never_reach_the_dialogue(
 def test_text_is_cleaned_and_metadata_kept(server: LiveServer,
                                            patients: Callable[..., Patient]) -> None:
     patient = patients()
-    patient.say("my\x00 back\x1b", patient.start_session("session-1"), metadata={"page": "/"})
+    patient.say("my\x00 back\x1b", patient.start_session(), metadata={"page": "/"})
     patient.bot_messages(1)
     assert server.dialogue.received[0].text == "my back"
     assert server.dialogue.received[0].metadata == {"page": "/"}
@@ -150,7 +208,7 @@ def test_text_is_cleaned_and_metadata_kept(server: LiveServer,
 def test_a_failing_dialogue_still_sends_the_emergency_line(
         patients: Callable[..., Patient]) -> None:
     patient = patients()
-    patient.say(CRASH, patient.start_session("session-1"))
+    patient.say(CRASH, patient.start_session())
     assert patient.bot_messages(2)[0] == {"text": emergency_line()}
 
 
@@ -161,7 +219,7 @@ def test_sessions_are_rate_limited(monkeypatch: pytest.MonkeyPatch,
     server = serve(ClinicSocketIOInput.from_credentials(CREDENTIALS))
     patient = Patient(server)
     try:
-        session_id = patient.start_session("session-1")
+        session_id = patient.start_session()
         for text in ("one", "two", "three"):
             patient.say(text, session_id)
         messages = [message["text"] for message in patient.bot_messages(4)]
@@ -180,10 +238,13 @@ def test_a_packet_too_deep_to_decode_leaves_the_connection_working(server: LiveS
     query = {"EIO": "4", "transport": "polling", "sid": json.loads(handshake.text[1:])["sid"]}
     requests.post(base, params=query, data="40", timeout=10)  # join the default namespace
     requests.get(base, params=query, timeout=10)
+    requests.post(base, params=query, data='42["session_request",{}]', timeout=10)
+    confirm = requests.get(base, params=query, timeout=10).text
+    session_id = json.loads(confirm[confirm.index("["):])[1]["session_id"]
     deep = "[" * 30000 + "]" * 30000
     reply = requests.post(base, params=query, data=f'42["user_uttered",{deep}]', timeout=10)
     assert reply.status_code == 200
-    message = json.dumps(["user_uttered", {"message": "hi", "session_id": "session-1"}])
+    message = json.dumps(["user_uttered", {"message": "hi", "session_id": session_id}])
     requests.post(base, params=query, data=f"42{message}", timeout=10)
     assert '"echo: hi"' in requests.get(base, params=query, timeout=10).text
     assert server.dialogue.texts == ["hi"]

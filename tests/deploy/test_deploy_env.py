@@ -41,6 +41,7 @@ REQUIRED = {
              "CLINIC_REDIS_URL",  # Redis lock store, shared by the replicas
              "CLINIC_ACTION_SERVER_URL",  # bot/endpoints.yml; Rasa refuses an unset ${VAR}
              "CLINIC_ACTION_SERVER_TOKEN",  # sent to the action server
+             "CLINIC_SECRET_KEY",  # signs web conversations' tokens, the same on every replica
              "SANIC_PROXIES_COUNT",  # rate limits per patient, not per nginx address
              "CLINIC_SOCKET_ORIGINS",  # else any web page may open the widget's socket
              "CLINIC_NAME", "CLINIC_PHONE"},  # told to patients

@@ -2,7 +2,7 @@
 
 Degraded mode (bot/stores.py, bot/channels/ratelimit.py): each replica logs one warning and
 falls back to its own in-memory conversation locks and rate limits, and goes back to Redis
-(logging it) once Redis answers again, after at most REDIS_RETRY_SECONDS (30 s). A conversation
+(logging it) once Redis answers again, after at most bot.redis_fallback.RETRY_SECONDS (30 s). A conversation
 stays consistent while its turns reach one replica (the proxy's sticky sessions). Checked here:
 with Redis up, turns of one conversation alternate between the replicas; with Redis down, each
 conversation's turns go to one replica, two of them at the same moment; after Redis is back,
@@ -31,9 +31,9 @@ from tests.faults.services import PrivateRedis
 
 pytestmark = [pytest.mark.servers, pytest.mark.slow, pytest.mark.timeout(900)]
 
-DEGRADED_LOG = "Redis lock store unreachable"
-BACK_LOG = "Redis lock store is back; leaving degraded mode"
-RATE_DEGRADED_LOG = "Rate limits degraded to in-memory"
+DEGRADED_LOG = "Lock store: Redis unreachable"
+BACK_LOG = "Lock store: Redis is back; leaving degraded mode"
+RATE_DEGRADED_LOG = "Rate limits: Redis unreachable"
 SCREEN = ["my lower back hurts", "/affirm", "no", "no", "no", "no", "no", "no", "no", "no", "no"]
 
 
@@ -137,7 +137,7 @@ def test_redis_down_two_replicas_conversations_stay_whole(stack, redis_server, n
         assert rasa.popen.poll() is None
 
     redis_server.start()
-    # Each replica goes back to Redis on its first lock after REDIS_RETRY_SECONDS.
+    # Each replica goes back to Redis on its first lock after bot.redis_fallback.RETRY_SECONDS.
     deadline = time.monotonic() + 75
     index = 8
     while not all(BACK_LOG in rasa.log_path.read_text() for rasa in (a, b)):

@@ -28,6 +28,7 @@ from testing.fuzz import (
     send_socketio,
     send_webhook,
 )
+from testing.servers import REST_HEADERS
 
 pytestmark = [pytest.mark.servers, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -88,7 +89,8 @@ def test_one_sender_flooding_gets_429_while_another_is_answered(hostile):
     url = f"{hostile.url}/webhooks/rest/webhook"
     statuses, limited = [], None
     for index in range(25):
-        response = session.post(url, json={"sender": flooder, "message": f"spam {index}"}, timeout=60)
+        response = session.post(url, json={"sender": flooder, "message": f"spam {index}"}, headers=REST_HEADERS,
+                                timeout=60)
         statuses.append(response.status_code)
         if response.status_code == 429:
             limited = response
@@ -98,10 +100,11 @@ def test_one_sender_flooding_gets_429_while_another_is_answered(hostile):
     assert body[0]["text"] == f"If this is an emergency, call {EMERGENCY_NUMBER} now."
     assert body[1]["text"] == RATE_LIMITED_TEXT
 
-    replies = session.post(url, json={"sender": patient, "message": "hello"}, timeout=60)
+    replies = session.post(url, json={"sender": patient, "message": "hello"}, headers=REST_HEADERS, timeout=60)
     assert replies.status_code == 200
     assert any((r.get("custom") or {}).get("ask") == "consent" for r in replies.json()), json.dumps(replies.json())
-    emergency = session.post(url, json={"sender": patient, "message": "I can't feel it when I wipe"}, timeout=60)
+    emergency = session.post(url, json={"sender": patient, "message": "I can't feel it when I wipe"},
+                             headers=REST_HEADERS, timeout=60)
     assert emergency.status_code == 200 and emergency.json()[0]["text"].startswith("This could be serious")
 
 
@@ -118,7 +121,7 @@ def test_the_slowest_messages_do_not_hold_up_another_patients_emergency(hostile)
     def post(sender: str, text: str) -> tuple[int, float, list]:
         started = time.monotonic()
         response = requests.post(url, data=json.dumps({"sender": sender, "message": text}, ensure_ascii=False)
-                                 .encode(), headers={"Content-Type": "application/json"}, timeout=120)
+                                 .encode(), headers={"Content-Type": "application/json", **REST_HEADERS}, timeout=120)
         return response.status_code, time.monotonic() - started, response.json()
 
     with ThreadPoolExecutor(len(WORST_CASE_TEXTS) + 1) as pool:

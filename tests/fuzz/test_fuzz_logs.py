@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from testing.fuzz import API_TOKEN, SECRETS, Case, fresh_sender, send_socketio, send_webhook
+from testing.servers import REST_HEADERS
 from tests.faults.helpers import STAFF_PASSWORD, console_session, create_staff, web_app
 
 pytestmark = [pytest.mark.servers, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -35,16 +36,18 @@ def all_logs(hostile) -> dict[str, str]:
 
 def marked_requests(marker: str) -> dict[str, Case]:
     text = f"my back hurts {marker}"
+    unique = uuid.uuid4().int % 10**9  # each platform message has its own id (a repeat is a replay)
     return {
-        "telegram": Case(json.dumps({"update_id": 1, "message": {"message_id": 1, "date": 0, "text": text,
+        "telegram": Case(json.dumps({"update_id": unique, "message": {"message_id": 1, "date": 0, "text": text,
                                                                  "chat": {"id": 4242, "type": "private"}}}).encode()),
-        "slack": Case(json.dumps({"type": "event_callback", "authed_users": ["UBOT"], "event": {
+        "slack": Case(json.dumps({"type": "event_callback", "event_id": f"Ev{unique}", "authed_users": ["UBOT"], "event": {
             "type": "message", "channel_type": "im", "channel": "D0LOGS", "user": "U0LOGS", "text": text,
             "ts": "1700000000.000100"}}).encode()),
         "facebook": Case(json.dumps({"object": "page", "entry": [{"id": "PAGE", "time": 0, "messaging": [
             {"sender": {"id": "PSID-LOGS"}, "recipient": {"id": "PAGE"},
-             "message": {"mid": "m", "text": text}}]}]}).encode()),
-        "twilio": Case(urlencode({"From": "+447700900999", "To": "+15005550006", "Body": text}).encode(),
+             "message": {"mid": f"m{unique}", "text": text}}]}]}).encode()),
+        "twilio": Case(urlencode({"From": "+447700900999", "To": "+15005550006", "Body": text,
+                                  "MessageSid": f"SM{unique}"}).encode(),
                        content_type="application/x-www-form-urlencoded"),
     }
 
@@ -54,7 +57,8 @@ def test_no_message_text_in_the_logs_at_info(hostile, web):
     sender = fresh_sender("logs")
     url = f"{hostile.url}/webhooks/rest/webhook"
     for text in ("hello", "/affirm", f"my lower back hurts {marker}", f"what is the soleus {marker}?", "no"):
-        assert requests.post(url, json={"sender": sender, "message": text}, timeout=60).status_code == 200
+        assert requests.post(url, json={"sender": sender, "message": text}, headers=REST_HEADERS,
+                             timeout=60).status_code == 200
     status, problems = send_socketio(hostile.url, {"message": f"my calf hurts {marker}",
                                                    "session_id": fresh_sender("logs")}, Case(b"", expect_valid=True))
     assert status == "bot_uttered" and not problems
@@ -95,7 +99,8 @@ def test_no_secret_on_any_command_line(hostile):
 
 def test_rasa_http_api_needs_the_token(hostile):
     sender = fresh_sender("api")
-    requests.post(f"{hostile.url}/webhooks/rest/webhook", json={"sender": sender, "message": "hello"}, timeout=60)
+    requests.post(f"{hostile.url}/webhooks/rest/webhook", json={"sender": sender, "message": "hello"},
+                  headers=REST_HEADERS, timeout=60)
     tracker = f"{hostile.url}/conversations/{sender}/tracker"
     assert requests.get(f"{hostile.url}/", timeout=10).status_code == 200  # "Hello from Rasa" only
     for path in ("/status", f"/conversations/{sender}/tracker", "/domain"):
@@ -113,7 +118,7 @@ def test_the_action_server_refuses_calls_without_the_token(hostile):
     # and Rasa, configured with the token (headers: in its endpoints file), is served: no degraded reply
     sender = fresh_sender("token")
     replies = [requests.post(f"{hostile.url}/webhooks/rest/webhook", json={"sender": sender, "message": m},
-                             timeout=60).json() for m in ("my back hurts", "/affirm")]
+                             headers=REST_HEADERS, timeout=60).json() for m in ("my back hurts", "/affirm")]
     assert any((r.get("custom") or {}).get("ask") == "cauda_equina" for r in replies[-1]), replies[-1]
     assert not any((r.get("custom") or {}).get("degraded") for reply in replies for r in reply)
 

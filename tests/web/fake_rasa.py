@@ -1,7 +1,8 @@
 """A stand-in for Rasa's socket.io channel that answers from a scripted conversation.
 
-Speaks what Rasa 3.6's channel speaks with `session_persistence: true`: `session_request`
-joins the room named by the session id and is answered by `session_confirm` (the id);
+Speaks what our socket.io channel (bot/channels/socketio.py) speaks: `session_request` {} makes
+a new conversation, {session_id, token} continues one; either joins the room named by the id and
+is answered by `session_confirm` {session_id, token} (a fake token: this fake checks none);
 `user_uttered` {message, session_id} is answered in that room by `bot_uttered`. Like Rasa it
 sends no CORS headers (`cors_allowed_origins=[]`), so the widget must use websockets.
 
@@ -102,6 +103,7 @@ class FakeRasa:
         self.refuse_connections = False
         self.progress: dict[str, int] = {}  # session id -> index of its next SCRIPT turn
         self.received: list[tuple[str, str]] = []  # (session id, message), for assertions
+        self.sessions: list[str] = []  # the id each session_request was confirmed with
         self.sids: set[str] = set()
         self.url = ""
         self._loop = asyncio.new_event_loop()
@@ -128,9 +130,12 @@ class FakeRasa:
 
         @sio.on("session_request")
         async def session_request(sid, data):
-            session_id = (data or {}).get("session_id") or uuid.uuid4().hex
+            data = data or {}
+            session_id = data.get("session_id") if data.get("token") else uuid.uuid4().hex
+            self.sessions.append(session_id)
             sio.enter_room(sid, session_id)
-            await sio.emit("session_confirm", session_id, room=sid)
+            await sio.emit("session_confirm", {"session_id": session_id, "token": f"fake-{session_id}"},
+                           room=sid)
 
         @sio.on("user_uttered")
         async def user_uttered(sid, data):

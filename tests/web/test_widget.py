@@ -144,10 +144,11 @@ def test_reload_keeps_the_conversation(chat):
     assert plan_ids(chat) == PLAN_IDS
 
 
-def test_start_again_clears_the_conversation(chat):
+def test_start_again_is_a_new_conversation_and_clears_the_old_one(chat):
     chat.start_conversation()
     chat.play(TO_SELF_CARE[0], EMERGENCY)
     assert chat.banner() is not None
+    old_id = chat.stored_state()["sessionId"]
 
     chat.part("restart").click()
 
@@ -159,6 +160,7 @@ def test_start_again_clears_the_conversation(chat):
     assert EMERGENCY.expect not in chat.log_text()
     assert chat.banner() is None
     assert len(chat.stored_state()["entries"]) == len(chat.messages("bot")) <= OPENING_MESSAGES + 1
+    assert chat.stored_state()["sessionId"] not in (None, old_id), "a new conversation"
     chat.play(TO_SELF_CARE[0])
 
 

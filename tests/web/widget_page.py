@@ -145,9 +145,13 @@ class ChatPage:
         banners = self.find_all("#clinic-chat [data-chat=banner] .chat-banner")
         return banners[0] if banners else None
 
-    def stored_state(self) -> dict:
+    def stored_state(self, storage: str = "sessionStorage") -> dict:
         return json.loads(self.driver.execute_script(
-            "return window.localStorage.getItem('clinic-chat:v1')") or "{}")
+            f"return window.{storage}.getItem('clinic-chat:v1')") or "{}")
+
+    def store_state(self, state: dict) -> None:
+        """Replace what the widget keeps (sessionStorage); the page must be reloaded to read it."""
+        self.driver.execute_script("sessionStorage.setItem('clinic-chat:v1', arguments[0])", json.dumps(state))
 
     # ---- evidence ----
 

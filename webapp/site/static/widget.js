@@ -2,11 +2,18 @@
  * The clinic's chat widget: talks to Rasa's socket.io channel and renders the triage protocol.
  * Configuration comes from data- attributes on #clinic-chat (the page has no inline script).
  * Bot content is always inserted as text (textContent), never as HTML.
+ *
+ * A conversation is health data and a family computer or kiosk is shared: the transcript and the
+ * conversation's token live in sessionStorage by default (gone when the tab closes), are wiped
+ * after data-idle-minutes without activity, by "Start again" (a new conversation) and by "End and
+ * clear this chat". The server makes each conversation's id; only its token continues it.
  */
 (function () {
   "use strict";
 
   const STORAGE_KEY = "clinic-chat:v1";
+  const DEFAULT_IDLE_MINUTES = 30;
+  const IDLE_CHECK_MS = 15000;
   const LEVEL_RANK = { urgent: 1, emergency: 2 };
   const TYPING_TIMEOUT_MS = 20000;
   const MAX_RETRY_DELAY_MS = 30000;
@@ -179,7 +186,14 @@
   // ---- persistence ---------------------------------------------------------
 
   function createStore(kind) {
-    const storage = kind === "session" ? window.sessionStorage : window.localStorage;
+    const storage = kind === "local" ? window.localStorage : window.sessionStorage;
+    if (kind !== "local") {
+      try {
+        window.localStorage.removeItem(STORAGE_KEY); // what an older widget kept there
+      } catch (error) {
+        // Storage disabled: nothing was kept.
+      }
+    }
     return {
       load() {
         try {
@@ -196,7 +210,20 @@
           // Storage full or disabled: the conversation still works, it just won't survive a reload.
         }
       },
+      clear() {
+        try {
+          storage.removeItem(STORAGE_KEY);
+        } catch (error) {
+          // Storage disabled: nothing was kept.
+        }
+      },
     };
+  }
+
+  // sessionId: Rasa's conversation (made by the server); token: what continues it; started: the
+  // opening payload has been sent; lastActive: when the patient or the bot last said something.
+  function freshState(open) {
+    return { sessionId: null, token: null, entries: [], started: false, open, lastActive: Date.now() };
   }
 
   // ---- the widget ------------------------------------------------------------
@@ -210,13 +237,18 @@
         emergencyNumber: data.emergencyNumber || "999",
         clinicPhone: data.clinicPhone || "",
         initPayload: data.initPayload || "",
+        idleMs: 60000 * (Number(data.idleMinutes) > 0 ? Number(data.idleMinutes) : DEFAULT_IDLE_MINUTES),
       };
       this.root = root;
       this.parts = {};
       for (const part of root.querySelectorAll("[data-chat]")) this.parts[part.dataset.chat] = part;
       this.store = createStore(data.storage);
-      // sessionId: Rasa's conversation; started: the opening payload has been sent.
-      this.state = this.store.load() || { sessionId: null, entries: [], started: false, open: false };
+      this.state = this.store.load() || freshState(false);
+      if (this.idleTooLong()) {
+        // The previous visitor left it: nothing of their conversation is shown or continued.
+        this.store.clear();
+        this.state = freshState(false);
+      }
       this.socket = null;
       this.sessionConfirmed = false;
       this.outbox = [];
@@ -230,13 +262,23 @@
       this.updateBanner();
       this.parts.launcher.hidden = false;
       if (this.state.open) this.open({ focus: false });
+      setInterval(() => {
+        if (this.state.sessionId && this.idleTooLong()) this.endAndClear({ focus: false });
+      }, IDLE_CHECK_MS);
+    }
+
+    idleTooLong() {
+      const last = Number(this.state.lastActive);
+      return Boolean(this.state.entries.length || this.state.sessionId) &&
+        !(last > Date.now() - this.config.idleMs);
     }
 
     bindEvents() {
-      const { launcher, panel, close, restart, form, log } = this.parts;
+      const { launcher, panel, close, restart, end, form, log } = this.parts;
       launcher.addEventListener("click", () => (this.isOpen() ? this.close() : this.open()));
       close.addEventListener("click", () => this.close());
       restart.addEventListener("click", () => this.restart());
+      end.addEventListener("click", () => this.endAndClear({ focus: true }));
       panel.addEventListener("keydown", (event) => this.onKeydown(event));
       form.addEventListener("submit", (event) => {
         event.preventDefault();
@@ -357,6 +399,7 @@
 
     addEntry(entry) {
       this.state.entries.push(entry);
+      this.state.lastActive = Date.now();
       this.saveState();
       this.appendEntry(entry);
     }
@@ -379,15 +422,37 @@
       }
     }
 
+    // "Start again": a new conversation (a new id from the server), the old one wiped here.
     restart() {
-      this.parts.log.replaceChildren();
-      this.hideTyping();
-      this.setState({ entries: [], started: false });
-      this.updateBanner();
-      this.deliver("/restart");
-      this.startConversation();
-      this.connect();
+      this.forgetConversation(true);
+      this.requestSession();
       this.parts.input.focus();
+    }
+
+    // "End and clear this chat", and the idle expiry: nothing of it is left in this browser, and
+    // the socket leaves its conversation. Opening the widget again starts a new one.
+    endAndClear({ focus }) {
+      this.forgetConversation(false);
+      const socket = this.socket;
+      this.socket = null; // first: its "disconnect" is no outage to report
+      if (socket) socket.disconnect();
+      this.parts.panel.hidden = true;
+      this.parts.launcher.setAttribute("aria-expanded", "false");
+      this.root.classList.remove("chat--open");
+      document.documentElement.classList.remove("chat-fullscreen");
+      if (focus) this.parts.launcher.focus();
+    }
+
+    forgetConversation(open) {
+      this.store.clear();
+      this.state = freshState(open);
+      this.saveState();
+      this.sessionConfirmed = false;
+      this.outbox = [];
+      this.parts.log.replaceChildren();
+      this.parts.notice.replaceChildren();
+      this.hideTyping();
+      this.updateBanner();
     }
 
     // The highest triage level seen so far decides the banner.
@@ -447,27 +512,46 @@
       this.socket = socket;
       socket.on("connect", () => {
         this.retries = 0;
-        socket.emit("session_request", { session_id: this.state.sessionId });
+        this.requestSession();
       });
       socket.on("session_confirm", (data) => this.onSessionConfirmed(data));
+      // The conversation's token was refused (it lapsed): it cannot go on, so a new one starts.
+      socket.on("session_refused", () => {
+        this.forgetConversation(this.isOpen());
+        this.requestSession();
+      });
       socket.on("bot_uttered", (message) => this.receive(message));
       socket.on("disconnect", (reason) => {
+        if (this.socket !== socket) return; // ended on purpose (End and clear)
         this.sessionConfirmed = false;
         this.showConnectionProblem();
         // After a server-side disconnect socket.io does not retry by itself.
         if (reason === "io server disconnect") this.retryLater();
       });
       socket.on("connect_error", () => {
+        if (this.socket !== socket) return;
         this.showConnectionProblem();
         if (!socket.active) this.retryLater();
       });
+    }
+
+    // The conversation this browser holds the token of, or a new one.
+    requestSession() {
+      this.sessionConfirmed = false;
+      if (!this.socket) {
+        this.connect();
+        return;
+      }
+      if (!this.socket.connected) return; // "connect" asks once the socket is up
+      const { sessionId, token } = this.state;
+      this.socket.emit("session_request", token ? { session_id: sessionId, token } : {});
     }
 
     onSessionConfirmed(data) {
       const sessionId = typeof data === "string" ? data : data && data.session_id;
       if (!sessionId) return;
       this.sessionConfirmed = true;
-      this.setState({ sessionId });
+      this.setState({ sessionId, token: (data && data.token) || null });
       this.parts.notice.replaceChildren();
       if (!this.state.started) this.startConversation();
       for (const message of this.outbox.splice(0)) this.emitMessage(message);
@@ -486,7 +570,7 @@
     retryLater() {
       clearTimeout(this.retryTimer);
       const delay = Math.min(MAX_RETRY_DELAY_MS, 1000 * 2 ** this.retries++);
-      this.retryTimer = setTimeout(() => this.socket.connect(), delay);
+      this.retryTimer = setTimeout(() => this.socket && this.socket.connect(), delay);
     }
 
     showConnectionProblem() {

@@ -138,11 +138,16 @@ def pending_questions(findings: Mapping[str, str], level: str, fired: tuple[str,
         ceiling = k.level_rank(reachable or flag_ceiling(question.flag, k))
         if question.flag in fired and ceiling <= level_rank:
             continue
-        confirming = findings.get(question.screen_finding) == WHICH or any(
-            findings.get(item) == SUGGESTED for item in question.items)
-        if confirming:
+        if findings.get(question.screen_finding) == WHICH:
             first.append(question)
             continue
+        if any(findings.get(item) == SUGGESTED for item in question.items):
+            # a confirming question is asked at once, but only where a yes could raise the level
+            # (a weak leg suggested without a cancer history asks nothing about cancer's rule)
+            confirmed = question_ceiling(question, k, open_items or question.items, present)
+            if confirmed is not None and k.level_rank(confirmed) > level_rank:
+                first.append(question)
+                continue
         if _satisfied(question.applies_if, present) is None:
             continue
         if all(findings.get(item) in KNOWN or item in present for item in question.items):

@@ -62,3 +62,14 @@ def test_without_a_corpus_or_a_saved_reader_the_rules_work_alone(monkeypatch, tm
 def test_greetings_and_bare_answers_get_no_proposal(text):
     reader = learned.default_reader()
     assert reader is not None and reader.propose(text) == []
+
+
+def test_a_suggestion_asks_only_where_a_yes_could_raise_the_level():
+    from knowledge.triage import evaluate
+    # a weak leg suggested in sciatica: the cancer-and-weakness question cannot fire without cancer
+    pending = [q.id for q in evaluate({"sciatica": "present", "leg_weakness": "suggested"}).pending]
+    assert "spinal_cord_compression_deficit" not in pending
+    # with a cancer history, the same suggestion is confirmed first
+    pending = [q.id for q in evaluate({"back_pain": "present", "cancer_history": "present",
+                                       "leg_weakness": "suggested"}).pending]
+    assert pending[0] == "spinal_cord_compression_deficit"

@@ -47,7 +47,8 @@ _LIVE_ON = re.compile(
 _ADDRESS_PHRASE = re.compile(
     r"\b(?:(?:my\s+(?:home\s+|old\s+|new\s+)?)?address\s+(?:is|was)|i\s+live\s+at|address\s*:|"
     r"send\s+(?:it|the\s+letter|letters)\s+to)\s*(?P<value>[^.;!?\n]+?)"
-    r"(?=\s*(?:[.;!?\n]|$|\b(?:and|but|so|until|then|if|because|i'm|im|is)\b))",
+    # it ends at a sentence's end, a conjunction, or the next label of a form ("... TF13 6EP Carer contact: 0163...")
+    r"(?=\s*(?:[.;!?\n|]|$|\b(?:and|but|so|until|then|if|because|i'm|im|is)\b|(?:[^\W\d_]+\s+){0,2}[^\W\d_]+\s*:))",
     re.IGNORECASE)
 
 UK_POSTCODE = re.compile(r"\b(?i:[A-Z]{1,2}\d[A-Z\d]?\s*\d[ABD-HJLNP-UW-Z]{2})\b")
@@ -58,6 +59,9 @@ _US_ZIP = re.compile(
 # Irish Eircode: a routing key (letter, two digits) and four letters/digits with at least one digit.
 _EIRCODE = re.compile(r"\b(?:[AC-FHKNPRTV-Y]\d{2}|D6W)\s?(?=[0-9AC-FHKNPRTV-Y]{0,3}\d)[0-9AC-FHKNPRTV-Y]{4}\b")
 _POSTCODES = (UK_POSTCODE, _US_ZIP, _EIRCODE)
+# A flat or unit standing apart from its street ("Wellington Street above the chemist, flat 2"): an
+# address part only in a message that gives a street.
+_LONE_UNIT = re.compile(rf"\b{_UNIT}\b{_NOT_STREET_WORD}(?!\s*(?:hours?|hrs?|mins?|minutes?|days?|weeks?|secs?|seconds?)\b)")
 
 # Parts an address grows over. A building: "Beaumont House", "The Old Rectory", "Canal Wharf".
 _BUILDING = (rf"(?:The\s+)?(?:{_CAP}\s+){{0,2}}(?:House|Court|Cottages?|Lodge|Farm|Hall|Manor|Mill|Barn|"
@@ -78,7 +82,8 @@ _RIGHT_TOWN_POSTCODE = re.compile(rf"{_SEP}(?P<part>(?:[^\W\d_]+[\s-]+){{0,2}}[^
 # "14 beech road otley." a lower-case town closing the clause after a street.
 _RIGHT_LOWER_TOWN = re.compile(rf"{_SEP}(?P<part>{_LOWER_TOWN})(?=\s*(?:[,.;!?]|$))")
 _RIGHT_IN_TOWN = re.compile(rf"\s+in\s+(?P<part>{_TOWN}|{_LOWER_TOWN})\b")     # "Cranbrook Road in Ilford"
-_LEFT_PARTS = [re.compile(rf"(?<![\w'’-])(?P<part>{p}){_SEP}\Z") for p in (_UNIT, _BUILDING, _NUMBERED)]
+_LEFT_PARTS = [re.compile(rf"(?<![\w'’-])(?P<part>{p}){_SEP}\Z")
+               for p in (_UNIT, rf"(?:{_NUMBER}\s+)?{_BUILDING}", _NUMBERED)]     # "19 Canal Wharf"
 _LEFT_STREET = [re.compile(rf"(?P<part>{p.pattern}){_SEP}\Z") for p in (_STREET, _NAMED_STREET)]
 _LEFT_TOWN = re.compile(rf"(?<![\w'’-])(?P<part>{_TOWN}|{_LOWER_TOWN}){_SEP}\Z")
 # Words that stand before a postcode or after a street without being a town.
@@ -134,6 +139,8 @@ def find_addresses(text: str) -> list[Found]:
         anchors += [(*m.span(group), True) for m in pattern.finditer(text) if m.group(group)]
     anchors += [(*m.span(), True) for m in _NAMED_STREET.finditer(text) if _not_a_route(text, m)]
     anchors += [(*m.span(), False) for pattern in _POSTCODES for m in pattern.finditer(text)]
+    if anchors:
+        anchors += [(*m.span(), True) for m in _LONE_UNIT.finditer(text)]
     found = []
     for start, end, is_street in anchors:
         grown = _grow(text, start, end, is_street)

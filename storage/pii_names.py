@@ -4,8 +4,8 @@ A name is taken where the text says it is one: "my name is ...", "I'm ...", "thi
 "my son Tom", "my midwife is Kerry", "mum (Edna)", "Vikram (my dad)", "Aunty Comfort", "Dr Patel",
 "Mrs J. Thornton", a form's label ("member ...", "Surname ...", "name on card ..."), a sign-off
 ("thanks, Aisha", "- Mandeep", "... my calf. Bernard"), "kev here", a capitalised pair at the start
-("Sarah Jones, 52, ...") or between commas/brackets ("(Aoife Byrne)"), or a first name from
-storage/data/first_names.txt anywhere. Words that are common English or clinical (knowledge/data's
+("Sarah Jones, 52, ...") or between commas/brackets ("(Aoife Byrne)"), a name before pronouns
+("Jordan (he/him)"), or a first name from storage/data/first_names.txt anywhere. Words that are common English or clinical (knowledge/data's
 lexicon, drug names) are never names, except straight after "my name is"; a lone word shaped like an
 adjective or nationality ("I'm Desperate", "I'm Polish") is a name only if it is a known first name.
 """
@@ -52,12 +52,27 @@ sciatica dvt mri scan id dob mrn ssn tel mob rev revd reverend sir dame lady lor
 tho tbf innit mate type vegan vegetarian surname forename firstname lastname name names address postcode email
 phone mobile contact patient member ref reference policy details lol bk btw tbh omg pls plz thx thnx ur xx xxx fyi idk imo haha
 """.split())
+# Words that make a capitalised pair a place or organisation ("Meadowbank Practice").
+ORGANISATIONS = frozenset("""
+practice practices surgery clinic clinics centre center hospital hospitals infirmary pharmacy chemist
+chemists medical health healthcare physiotherapy partnership partners group trust ltd limited plc inc
+school college university academy gym leisure council
+""".split())
+# Nationalities and languages: "I'm German student" describes, it does not introduce.
+NATIONALITIES = frozenset("""
+german french dutch swiss greek thai czech slovak korean kenyan chilean mexican american african
+moroccan cuban peruvian pakistani israeli iraqi iranian bangladeshi somali nepali kuwaiti saudi omani
+yemeni qatari emirati afghan filipino filipina latino latina kiwi aussie scot scots brit welsh dane
+swede finn pole turk arab asian caribbean jamaican ghanaian nigerian european catalan basque
+""".split())
 # Clinical eponyms: not names in "Baker's cyst" or "Thompson test", names after a title ("Mrs Thompson").
 EPONYMS = frozenset("""
 achilles baker bakers raynaud raynauds parkinson parkinsons crohn crohns sever severs homan homans
 thompson guillain barre osgood schlatter addison addisons cushing cushings paget pagets
+ehlers danlos marfan marfans bechterew sjogren sjogrens scheuermann scheuermanns perthes
+sinding larsen hoffa charcot lisfranc tietze dupuytren dupuytrens
 """.split())
-_RELATIONS = (r"(?:son|daughter|wife|husband|partner|mum|mom|mother|mam|dad|father|brother|sister|"
+_RELATIONS = (r"(?:(?:son|daughter|brother|sister|mother|father)[-\s]in[-\s]law|son|daughter|wife|husband|partner|mum|mom|mother|mam|dad|father|brother|sister|"
               r"nan|nana|nanna|gran|granny|grandma|grandmother|grandad|granddad|grandpa|grandfather|"
               r"grandson|granddaughter|boyfriend|girlfriend|fiance|fiancee|friend|neighbour|neighbor|"
               r"carer|aunt|auntie|uncle|niece|nephew|child|kid|little\s+girl|little\s+boy|baby|"
@@ -67,26 +82,32 @@ _ROLES = r"(?:physio|physiotherapist|nurse|carer|consultant|gp|surgeon|midwife|o
 _TITLES = r"(?:mr|mrs|ms|mx|dr)"         # "dr patel": a lower-case surname counts after these
 _WORD_TITLES = r"(?:miss|doctor|prof|professor|sister|rev|revd|reverend|sir|dame|lady|lord)"
 _TOKEN = r"[^\W\d_]+(?:['’-][^\W\d_]+)*"
+_UP = "[A-ZÀ-ÖØ-ÞĀĆČĎĐĒĘĚĞİŁŃŇŌŐŒŘŚŞŠŢŤŪŮŰŹŻŽ]"    # a capital letter, accented ones too
 _STRONG = re.compile(
     r"\b(?:(?:my|his|her|their|\w+s|\w+'s)\s+(?:full\s+|first\s+|last\s+|real\s+|sur)?name(?:'s|s)?(?:\s+is)?"
     r"|my\s+names|name\s*[:\-]|name\s+(?:is|was)|name(?=\s+(?-i:[A-Z]))|patient(?:\s+name)?\s*:|pt\s+name\s*:|call\s+me)"
     r"\s*[:\-]?\s*", re.IGNORECASE)
 _ASK = re.compile(r"\b(?:ask\s+for|speak\s+to|talk\s+to|text|contact)\s+", re.IGNORECASE)
-_SELF = re.compile(r"\b(?:i\s*am|i'm|i’m|im|this\s+is|it's|it’s|its|it\s+is|hi|hiya|hello|hey)\s+(?:its\s+|it's\s+)?",
-                   re.IGNORECASE)
+_SELF = re.compile(r"\b(?:i\s*am|i'm|i’m|im|this\s+is|it's|it’s|its|it\s+is|hi|hiya|hello|hey|bonjour|salut|hola|ciao"
+                   r"|hallo|ola|olá|namaste|salaam|salam|buongiorno|buenos\s+d[ií]as|guten\s+tag|dzie[nń]\s+dobry)"
+                   r"\s+(?:its\s+|it's\s+)?", re.IGNORECASE)
 _CALLED = r"(?:[,(]\s*|(?:is|was)\s+(?:called\s+)?|called\s+|named\s+)?"
-_RELATION = re.compile(rf"\b(?:(?:my|our|his|her|their)\s+{_RELATIONS}s?\b\s*{_CALLED}|{_RELATIONS}\s*\(\s*)",
+_RELATION = re.compile(rf"\b(?:(?:my|our|his|her|their)\s+{_RELATIONS}s?\b\s*{_CALLED}|{_RELATIONS}\s*\(\s*"
+                       rf"|{_RELATIONS}\s+of\s+)",
                        re.IGNORECASE)
 _ROLE = re.compile(rf"\b(?:the\s+|my\s+)?{_ROLES}\b\s*{_CALLED}", re.IGNORECASE)
 # "Vikram (my dad)", "Lewis Grant (my son, 17)", "Ngozi, my wife", "Tunde is my physio": the name just
-# before a relation or role that describes it.
-_BEFORE_RELATION = re.compile(rf"\s*(?:[(,]|[-–—]|\s(?:is|was))\s*(?:my|our|his|her)\s+(?:{_RELATIONS}|{_ROLES})\b",
+# before a relation or role that describes it, or before pronouns ("Jordan (he/him)").
+_BEFORE_RELATION = re.compile(rf"\s*(?:(?:[(,]|[-–—]|\s(?:is|was))\s*(?:my|our|his|her)\s+(?:{_RELATIONS}|{_ROLES})\b"
+                              r"|\(\s*(?:he|she|they)\s*/\s*(?:him|her|them|they)\b)",
                               re.IGNORECASE)
+# "son-in-law Rob", "phone daughter Maria": a relation with no "my" before a capitalised name.
+_BARE_RELATION = re.compile(rf"\b{_RELATIONS}\s+(?={_UP})", re.IGNORECASE)
 # Where a form or a message labels a name: capitalised words only ("member Gail Ferris", "Surname BRENNAN").
 _LABEL = re.compile(
-    r"\b(?:name\s+on\s+(?:the\s+)?card|(?:account|card)\s*holder|(?:sur|fore|first\s+|last\s+|family\s+)name"
-    r"|member|patient|pt|(?:booking|appointment|invoice|referral|bill)\s+for|(?<![\w'’])re\b\.?|reference|ref|contact"
-    r"|attn|fao|signed|sent\s+by|she\s+is|he\s+is|" + _KIN_TITLES + r")\s*[:\-]?\s*",
+    r"\b(?:name\s+(?:as\s+)?on\s+(?:the\s+|my\s+)?(?:card|passport|it|account|licen[cs]e)|(?:account|card)\s*holder|(?:sur|fore|first\s+|last\s+|family\s+)name"
+    r"|member|patient|pt|(?:booking|appointment|invoice|referral|bill)\s+for|(?<![\w'’])re\b\.?|reference|ref|contact(?:\s+(?:is|was))?"
+    r"|attn|fao|signed|sent\s+by|(?:she|he)(?:\s+is|['’]s)|" + _KIN_TITLES + r")\s*[:\-]?\s*",
     re.IGNORECASE)
 # "the Hartley household"
 _FAMILY = re.compile(r"\bthe\s+(?=[A-Z]\w+\s+(?:family|household|residence|twins)\b)", re.IGNORECASE)
@@ -96,12 +117,16 @@ _SIGN_OFF = re.compile(r"\b(?:thanks|thank\s+you|thx|thnx|regards|cheers|best\s+
                        r"|love|best|ta)\s*[,!.]?\s*(?=(?:\S+\s*){1,3}$|[A-Z]\w+(?:\s+[A-Z]\w+)?\s*[.!,])", re.IGNORECASE)
 # A name standing alone at the end ("... my calf. Bernard", "- Mandeep") or as a capitalised pair
 # between commas or brackets (", Olga Ivanova.", "(Aoife Byrne)").
-_END = re.compile(r"(?:[.!?]\s+|(?:^|\s)[-–—]+\s*)(?=[A-Z][^\W\d_]+(?:[\s-][A-Z][^\W\d_]+)?\s*[.!]?\s*$)")
-_PAIR = re.compile(r"(?:^|[,(:;|]\s*|\s[-–—]+\s*)(?=[A-Z][a-z][^\W\d_]*(?:['’-][^\W\d_]+)*\s+[A-Z][a-z][^\W\d_]*"
+_END = re.compile(rf"(?:[.!?]\s+|(?:^|\s)[-–—]+\s*)(?={_UP}[^\W\d_]+(?:[\s-]{_UP}[^\W\d_]+){{0,2}}\s*[.!]?\s*$)")
+# "- holly" closing a message: a lower-case sign-off counts for a known first name only.
+_LOWER_END = re.compile(r"(?:^|\s)[-–—]+\s*(?=[a-z]+\s*[.!]?\s*$)")
+_PAIR = re.compile(rf"(?:^|[,(:;|]\s*|\s[-–—]+\s*)(?={_UP}[a-zà-ÿ][^\W\d_]*(?:['’-][^\W\d_]+)*\s+{_UP}[a-zà-ÿ][^\W\d_]*"
                    r"(?:['’-][^\W\d_]+)*(?:\s*[,.)!;:|]|\s*$|\s+\d))")
 _HERE = re.compile(r"(?<=\s)(?:here|speaking)\b", re.IGNORECASE)
-_BARE_START = re.compile(r"^\s*(?:[-–]\s*)?(?P<name>[A-Z][^\W\d_]*(?:['’-][^\W\d_]+)*(?:\s+[A-Z][^\W\d_]*(?:['’-][^\W\d_]+)*){1,2})\b"
-                         r"(?=\s*(?:[,.(\-–]\s*)?\d{1,3}\b|\s*[,\-–]|\s*$)")
+_BARE_START = re.compile(rf"^\s*(?:[-–]\s*)?(?P<name>{_UP}[^\W\d_]*(?:['’-][^\W\d_]+)*(?:\s+{_UP}[^\W\d_]*(?:['’-][^\W\d_]+)*){{1,2}})\b"
+                         r"(?=\s*(?:[,.(\-–]\s*)?\d{{1,3}}\b|\s*[,\-–]|\s*$)")
+# "aisling o'brien, 07700 ...": a lower-case known first name and a surname opening the message.
+_LOWER_START = re.compile(r"^\s*(?=[a-z]+\s+[a-z][a-z'’-]+\s*,)")
 _WORD = re.compile(_TOKEN)
 
 
@@ -120,7 +145,7 @@ def common_words() -> frozenset[str]:
     k = knowledge()
     phrases = [p for words in k.concepts.values() for p in words] + [a for n in k.nodes.values() for a in n.aliases]
     clinical = {w.strip("'’").lower() for p in phrases for w in re.split(r"[\s/-]+", p) if w}
-    return frozenset(stop_words() | NOT_NAMES | EPONYMS | clinical) - first_names() - AMBIGUOUS
+    return frozenset(stop_words() | NOT_NAMES | EPONYMS | NATIONALITIES | ORGANISATIONS | clinical) - first_names() - AMBIGUOUS
 
 
 def _bare(word: str) -> str:
@@ -167,13 +192,15 @@ def _is_name_word(word: str, mode: str) -> bool:
     return known and (mode == "context" or lower not in AMBIGUOUS) and lower not in {"will", "may"}
 
 
-def _is_surname(word: str, mode: str, first_lower: bool) -> bool:
-    lower = _bare(word).lower()
-    if word.isupper() and len(word) <= 4 and mode != "label":
-        return False          # "DOB", "NHS": an abbreviation after a name
+def _is_surname(word: str, mode: str, first: str) -> bool:
+    lower, first_lower = _bare(word).lower(), first[0].islower()
+    if word.isupper() and len(word) <= 4 and mode != "label" and not (first.isupper() and len(first) > 2):
+        return False          # "DOB", "NHS": an abbreviation after a name (not "JONATHAN REID")
     if word[0].isupper():
         return not _never(lower) if mode in ("strong", "title") else not _is_common(lower)
-    if mode == "strong" or (mode in ("title", "self", "intro") and first_lower):
+    if mode == "strong":      # "my name is priya ramesh": a surname may also be a first name
+        return lower not in common_words()
+    if mode in ("title", "self", "intro") and first_lower:
         return lower not in common_words() and lower not in first_names()
     return False
 
@@ -203,7 +230,7 @@ def _take(text: str, start: int, mode: str = "context") -> Found | None:
     if mode in ("label", "title", "strong"):
         for _ in range(2):
             initial = _INITIAL.match(text, start)
-            if initial and text[start:initial.end()].strip(". ").lower() not in ("i", "a"):
+            if initial and ("." in initial.group() or initial.group().strip().lower() not in ("i", "a")):
                 start = initial.end()
     words: list[re.Match] = []
     for match in _WORD.finditer(text, start):
@@ -211,7 +238,7 @@ def _take(text: str, start: int, mode: str = "context") -> Found | None:
             if match.start() != start or not _is_name_word(match.group(), "context" if mode in ("self", "intro") else mode):
                 return None
         elif (text[words[-1].end():match.start()] != " " or len(words) == 3
-              or not _is_surname(match.group(), mode, words[0].group()[0].islower())):
+              or not _is_surname(match.group(), mode, words[0].group())):
             break
         words.append(match)
         if match.group() != _bare(match.group()):
@@ -237,7 +264,9 @@ def find_names(text: str) -> list[Found]:
     found += _after(_RELATION, text, "context") + _after(_ROLE, text, "context") + _after(_TITLE, text, "title")
     found += _after(_WORD_TITLE, text, "label")
     found += _after(_SIGN_OFF, text, "context") + _after(_LABEL, text, "label") + _after(_FAMILY, text, "label")
-    found += _after(_END, text, "label") + _after(_PAIR, text, "pair")
+    found += _after(_END, text, "label") + _after(_PAIR, text, "pair") + _after(_BARE_RELATION, text, "label")
+    found += _after(_LOWER_END, text, "context")
+    found += [name for name in _after(_LOWER_START, text, "self") if " " in text[name.start:name.end]]
     for relation in _BEFORE_RELATION.finditer(text):
         before = list(_WORD.finditer(text, max(0, relation.start() - 40), relation.start()))
         for candidate in before[-2:]:

@@ -20,6 +20,9 @@ class Found(NamedTuple):
 
 _MONTHS = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
            r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
+# After a number: a unit makes it a quantity, not a two-digit year ("12 May, 22 hour flight").
+_NOT_UNIT = (r"(?![\s-]*(?:hours?|hrs?|h|minutes?|mins?|days?|weeks?|wks?|months?|years?|yrs?|miles?|km|"
+             r"mg|kg|lbs?|stone|times|x|degrees|min)\b)")
 _DAY = r"(?:[0-2]?\d|3[01])(?:st|nd|rd|th)?"
 _YEAR = r"(?:19|20)\d\d"
 # Month names of the languages patients write in besides English ("8 de julio de 1975").
@@ -41,7 +44,7 @@ _DATE = re.compile(
     rf"\b(?:{_DAY}[/.-](?:0?[1-9]|1[0-2])[/.-](?:{_YEAR}|\d\d)"   # 12/03/1980, 12.3.80
     rf"|(?:0?[1-9]|1[0-2])[/.-]{_DAY}[/.-]{_YEAR}"              # 03/12/1980 (US)
     rf"|{_YEAR}-(?:0?[1-9]|1[0-2])-{_DAY}"                       # 1980-03-12
-    rf"|(?:the\s+)?{_DAY}(?:\s+of)?\s+{_MONTHS}\.?,?\s+(?:{_YEAR}|'?\d\d)"   # 12th of March 1980
+    rf"|(?:the\s+)?{_DAY}(?:\s+of)?\s+{_MONTHS}\.?,?\s+(?:{_YEAR}|'?\d\d{_NOT_UNIT})"   # 12th of March 1980
     rf"|{_MONTHS}\.?\s+{_DAY},?\s+{_YEAR}"                        # March 12, 1980
     rf"|{_DAY}\.?\s+(?:de\s+)?{_FOREIGN_MONTHS}\s+(?:de\s+)?{_YEAR})(?![\d/])",   # 8 de julio de 1975
     re.IGNORECASE)
@@ -59,9 +62,11 @@ _ID_WORDS = (r"(?:nhs|hospital|hosp|mrn|unit|patient|pt|member(?:ship)?|policy|i
              r"social\s+security|n\.?i\.?|national\s+insurance|group|claim|reference|ref|"
              r"medicare|medicaid|chi|id|(?:driving\s+)?licen[cs]e)")
 _ID = re.compile(
-    rf"\b{_ID_WORDS}(?:\s+(?:number|no\.?|num|nr|id|#|code))?"
-    r"(?:(?:\s+[\w'’.]+){0,5}?\s+(?:is|was)\b)?\s*[:#=]?\s*"      # "MRN at St Thomas' is ..."
-    r"(?P<value>(?:[A-Z]{1,5}[-/]?)?\d[\dA-Z-]*(?:[ -]\d{2,}){0,3}(?:-[A-Z]\b)?)",
+    rf"\b{_ID_WORDS}(?![a-z])(?:\s+(?:number|no\.?|num|nr|id|#|code))?"
+    r"(?:(?:\s+[\w'’.]+){0,5}?\s+(?:is|was|as)\b)?\s*[:#=]?\s*"      # "MRN at St Thomas' is ...", "... as H-2298"
+    # "AXA-TRV-448102", "AV 55 91 02 33", "UHC 9981 2207 A": letter groups, digit groups, a check letter
+    r"(?P<value>(?:[A-Z]{1,5}[-/]|(?-i:[A-Z]{1,5})\s){0,3}[A-Z]{0,5}\d[\dA-Z-]*(?:[ -]\d{2,}){0,3}"
+    r"(?:-[A-Z]\b|\s(?-i:[A-Z])(?=[.,;)]|\s*$))?)",
     re.IGNORECASE)
 # Any "<word> number 123456...": an identifier unless it is a phone number.
 _ANY_NUMBER = re.compile(

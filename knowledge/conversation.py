@@ -164,7 +164,10 @@ def polarity_anywhere(text: str, k: Knowledge) -> str | None:
 
 
 def reply_polarity(turn: Turn, k: Knowledge) -> str | None:
-    """The turn's yes/no/unsure: how it starts or its intent, else a story's explicit yes."""
+    """The turn's yes/no/unsure: how it starts or its intent, else a story's explicit yes; a no
+    the patient corrects to a yes in the same reply ("no... actually hang on, yes") is a yes."""
+    if turn.polarity == "deny" and re.search(k.patterns["corrected_to_yes"], turn.text.lower()):
+        return "affirm"
     if turn.polarity or turn.intent in NOT_ANSWERS or len(_WORD.findall(turn.text.lower())) <= MAX_WORDS_READ_ANYWHERE:
         return turn.polarity
     return polarity_anywhere(turn.text, k)
@@ -192,7 +195,13 @@ def _apply_answer(state: ConversationState, turn: Turn, polarity: str | None, qu
     named = {finding for finding, status in turn.mentions if finding in question.items
              and (status in present or status in ("suggested", "uncertain") and polarity == "affirm")}
     if polarity == "unsure":
-        named = set()   # "hmm maybe? felt a bit hot and cold": what it names is not sure either
+        # "hmm maybe? felt a bit hot and cold": what it names under the hedge is not sure either; an
+        # item stated plainly beside it stays said ("a bit, since this afternoon - and yes, a sharp
+        # pain in my chest"): with a yes in so many words, what it names plainly is present
+        words = " " + " ".join(_WORD.findall(turn.text.lower().replace("'", ""))) + " "
+        said_yes = any(f" {phrase} " in words for phrase in STORY_YES)
+        named = {finding for finding, status in turn.mentions
+                 if said_yes and finding in named and status in present}
     if len(question.items) > 1 and turn.intent not in NOT_ANSWERS and (
             polarity == "affirm" or state.findings.get(question.screen_finding) == WHICH
             or len(_WORD.findall(turn.text)) <= NAMING_REPLY_WORDS):

@@ -60,7 +60,7 @@ def test_the_most_urgent_level_wins_and_flags_are_listed_most_dangerous_first():
 
 
 def test_every_outcome_names_its_rules_sources_and_protocol_version():
-    outcome = outcome_of("I fell off a ladder and my back hurts")
+    outcome = outcome_of("I fell off the roof and my back hurts")
     assert outcome.protocol_version == knowledge().protocol_version
     hit = next(h for h in outcome.hits if h.flag == "major_trauma")
     assert hit.rule_id == "major_trauma.serious_accident"

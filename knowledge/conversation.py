@@ -48,6 +48,8 @@ NOT_ANSWERS = {"ask_question", "ask_plan_detail", "request_human", "give_contact
 INTENTS_WITH_OWN_RULES = NOT_ANSWERS | {"out_of_scope", "nlu_fallback", "restart"}
 INTENT_ANSWERS = {"affirm": "affirm", "deny": "deny", "unsure": "unsure"}
 UNPLACED_INTENTS = ("nlu_fallback", "out_of_scope")   # the classifier could not place the message
+QUESTION_INTENTS = ("ask_question", "ask_plan_detail")
+_WORDLIKE = re.compile(r"\b(?:(?=[a-z']*[aeiouy])[a-z']{1,20}|\d{1,3})\b")   # a word a person might type
 MIN_INTENT_CONFIDENCE = 0.6
 # another person's age alone ("my son is 11") describes no symptoms
 AGE_FINDINGS = ("under_16", "older_age")
@@ -376,6 +378,8 @@ def read_intent(intent: str | None, text: str, k: Knowledge | None = None, *, fi
         return "describe_symptoms"
     if intent == "restart" and not re.search(k.patterns["restart_words"], text or "", re.IGNORECASE):
         return "describe_symptoms"   # a restart wipes the conversation: only when asked for in words
+    if intent in QUESTION_INTENTS and not _WORDLIKE.search((text or "").lower()):
+        return "nlu_fallback"   # "xxxxxxxx…" asks nothing: the fallback answers, with the emergency line
     if intent in UNPLACED_INTENTS:
         if findings:
             return "describe_symptoms"

@@ -434,3 +434,10 @@ def test_a_hedge_about_one_item_keeps_a_plain_yes_about_another():
 def test_saddle_and_sexual_changes_in_indirect_words(reply):
     state = state_of("back went lifting at work on monday", said(reply, asked="cauda_equina"))
     assert state.outcome().level == "emergency"
+
+
+@pytest.mark.parametrize("text, intent", [("x" * 5000, "nlu_fallback"), ("what is the soleus?", "ask_question"),
+                                          ("2?", "ask_question")])
+def test_a_question_needs_a_word_a_person_might_type(text, intent):
+    from knowledge.conversation import read_intent
+    assert read_intent("ask_question", text) == intent

@@ -378,7 +378,7 @@ def read_intent(intent: str | None, text: str, k: Knowledge | None = None, *, fi
         return "describe_symptoms"
     if intent == "restart" and not re.search(k.patterns["restart_words"], text or "", re.IGNORECASE):
         return "describe_symptoms"   # a restart wipes the conversation: only when asked for in words
-    if intent in QUESTION_INTENTS and not _WORDLIKE.search((text or "").lower()):
+    if intent in QUESTION_INTENTS and text and not text.startswith("/") and not _WORDLIKE.search(text.lower()):
         return "nlu_fallback"   # "xxxxxxxx…" asks nothing: the fallback answers, with the emergency line
     if intent in UNPLACED_INTENTS:
         if findings:

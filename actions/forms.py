@@ -17,7 +17,8 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions.common import conversation
-from knowledge.conversation import INTENTS_WITH_OWN_RULES, ConversationState, read_intent
+from knowledge.conversation import ConversationState
+from knowledge.turns import INTENTS_WITH_OWN_RULES, read_intent
 
 
 class ConversationFormValidation(FormValidationAction):

@@ -12,7 +12,8 @@ from actions.common import conversation, emergency_announced, now, store
 from actions.forms import ConversationFormValidation
 from clinic.hours import OpeningHours
 from clinic.settings import get_settings
-from knowledge.conversation import ConversationState, turns_from_events
+from knowledge.conversation import ConversationState
+from knowledge.turns import turns_from_events
 from storage.redaction import find_email, find_phone_number
 
 SLOTS = ("contact_method", "contact_value", "contact_consent")

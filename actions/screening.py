@@ -11,10 +11,11 @@ from rasa_sdk.types import DomainDict
 from actions.common import conversation, last_user_timestamp, now, store
 from actions.forms import ConversationFormValidation
 from clinic.settings import contact_details
-from knowledge.conversation import PROXY_QUESTION, ConversationState, turns_from_events
+from knowledge.conversation import PROXY_QUESTION, ConversationState
 from knowledge.messages import outcome_messages
 from knowledge.model import knowledge
 from knowledge.triage import KNOWN
+from knowledge.turns import turns_from_events
 from storage.transcript import outcome_event_key
 
 COMPLAINT = "complaint"

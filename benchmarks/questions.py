@@ -19,9 +19,10 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from knowledge.conversation import Turn, conversation_state  # noqa: E402
+from knowledge.conversation import conversation_state  # noqa: E402
 from knowledge.model import knowledge  # noqa: E402
 from knowledge.nlp.pipeline import analyse  # noqa: E402
+from knowledge.turns import Turn  # noqa: E402
 
 DECISIONS = {"action_triage_outcome", "utter_escalation"}
 # How ordinary, non-urgent consultations start (no red flag in the first message).

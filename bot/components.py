@@ -22,8 +22,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot import runtime  # noqa: F401  (applies the action-server timeout in the Rasa server)
-from knowledge.conversation import PATIENTS_OWN, read_intent
 from knowledge.nlp.pipeline import Analysis, analyse, analyse_doc, check_built
+from knowledge.turns import PATIENTS_OWN, read_intent
 
 EXTRACTOR = "ClinicalFindingsExtractor"
 
@@ -68,7 +68,7 @@ class ClinicalFindingsExtractor(GraphComponent, EntityExtractorMixin):
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class IntentReader(GraphComponent):
     """Runs last in the NLU pipeline: the classifier's intent goes through
-    knowledge.conversation.read_intent, so rules, forms and the policy all see the same corrected
+    knowledge.turns.read_intent, so rules, forms and the policy all see the same corrected
     intent (a "restart" with no words asking for one is read as something said about the symptoms)."""
 
     @classmethod

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Callable, Iterable
 
-from knowledge.conversation import INTENTS_WITH_OWN_RULES, ConversationState, Turn, state_from_events, turns_from_events
+from knowledge.conversation import ConversationState, state_from_events
 from knowledge.events import (
     ESCALATE,
     active_loop,
@@ -45,6 +45,7 @@ from knowledge.events import (
 )
 from knowledge.model import Knowledge, knowledge
 from knowledge.triage import Outcome, evaluate
+from knowledge.turns import INTENTS_WITH_OWN_RULES, Turn, turns_from_events
 
 RECORD = "action_record_outcome"
 DEGRADED = "utter_degraded"

@@ -1,8 +1,7 @@
 """From a conversation to what the patient has told us: findings with status, consent, answers.
 
-A conversation is a list of Turns. `turns_from_events` reads them from Rasa's event JSON (plain
-dicts, as stored by the tracker store and sent to the action server), so the Rasa server's policy,
-its NLG and the action server all reach the same answer from the same events. No Rasa import.
+A conversation is a list of Turns (knowledge.turns reads them from Rasa's event JSON); how a reply
+answers a question is read by knowledge.answers. No Rasa import.
 
 How a turn updates the findings, in order:
 1. If the bot had just asked a screening question, the reply's polarity answers it: no marks every
@@ -25,54 +24,29 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from knowledge.answers import (
+    NAMING_REPLY_WORDS,
+    NOT_ANSWERS,
+    STORY_YES,
+    items_named,
+    polarity_anywhere,
+    reply_polarity,
+    says,
+    word_count,
+)
 from knowledge.model import Knowledge, Question, knowledge
 from knowledge.triage import ABSENT, KNOWN, PRESENT, SUGGESTED, UNCERTAIN, WHICH, Outcome, evaluate
+from knowledge.turns import Turn, turns_from_events
 
 CONSENT_QUESTION = "consent"
 PROXY_QUESTION = "proxy"
 MISUNDERSTOOD_LIMIT = 2
 MAX_ASKS = 3                   # a question is never asked a fourth time: still unanswered, it is unsure
-NAMING_REPLY_WORDS = 3         # "both legs", "the peeing one": a reply this short names items by their words
-MAX_WORDS_READ_ANYWHERE = 12   # a longer reply is a story, not an answer
-# Words that answer wherever they stand in a short reply ("the crash was in 2015, nothing recent").
-STORY_YES = ("yes", "yeah", "yep", "yup")
-STORY_NO = ("no", "nope", "nah", "not sure", "dont know", "no idea", "not really")
-AFFIRM_ANYWHERE = ("yes", "yeah", "yep", "yup", "definitely", "absolutely", "correct", "afraid so", "sadly yes")
-DENY_ANYWHERE = ("no", "nope", "nah", "not really", "not at all", "never", "none", "nothing", "neither",
-                 "dont think so", "not that i know", "not recently", "nothing recent", "nothing like that", "on purpose",
-                 "deliberately", "intentionally", "im dieting", "on a diet")        # replies that answer nothing before the question counts as unsure
-# Messages that are not attempts to answer (a question back, asking for a person, small talk).
-NOT_ANSWERS = {"ask_question", "ask_plan_detail", "request_human", "give_contact", "bot_challenge", "greet", "thank",
-               "goodbye"}
-# Intents the dialogue's rules answer in their own way during a form (rules.yml): the form lets them.
-INTENTS_WITH_OWN_RULES = NOT_ANSWERS | {"out_of_scope", "nlu_fallback", "restart"}
-INTENT_ANSWERS = {"affirm": "affirm", "deny": "deny", "unsure": "unsure"}
-UNPLACED_INTENTS = ("nlu_fallback", "out_of_scope")   # the classifier could not place the message
-QUESTION_INTENTS = ("ask_question", "ask_plan_detail")
-_WORDLIKE = re.compile(r"\b(?:(?=[a-z']*[aeiouy])[a-z']{1,20}|\d{1,3})\b")   # a word a person might type
-MIN_INTENT_CONFIDENCE = 0.6
 # another person's age alone ("my son is 11") describes no symptoms
 AGE_FINDINGS = ("under_16", "older_age")
 MENTION_STATUS = {"present": PRESENT, "absent": ABSENT, "suggested": SUGGESTED, "uncertain": UNCERTAIN}
-
-
-@dataclass(frozen=True)
-class Turn:
-    text: str = ""
-    mentions: tuple[tuple[str, str], ...] = ()     # (finding id, status) as extracted
-    answer: str | None = None                      # affirm | qualified_affirm | deny | unsure | None
-    intent: str | None = None
-    intent_confidence: float = 0.0
-    asked: str | None = None                       # the question the bot asked just before
-
-    @property
-    def polarity(self) -> str | None:
-        if self.answer:
-            return "affirm" if self.answer == "qualified_affirm" else self.answer
-        if self.intent in INTENT_ANSWERS and self.intent_confidence >= MIN_INTENT_CONFIDENCE \
-                and len(_WORD.findall(self.text.lower())) <= MAX_WORDS_READ_ANYWHERE:
-            return INTENT_ANSWERS[self.intent]   # the classifier reads short replies, not stories
-        return None
+NOT_NOW = ("absent", "past", "hypothetical", "other")
+_THIRD_PERSON = re.compile(r"\b(?:she|he|she's|he's|shes|hes|her|his|him)\b", re.IGNORECASE)
 
 
 @dataclass
@@ -108,73 +82,6 @@ class ConversationState:
         self.others.clear()
 
 
-_WORD = re.compile(r"[a-z]+")
-_THIRD_PERSON = re.compile(r"\b(?:she|he|she's|he's|shes|hes|her|his|him)\b", re.IGNORECASE)
-_ALL_ITEMS = re.compile(r"\b(?:all|both|each) of (?:them|those|these|the above)\b|\beverything\b|\ball (?:three|four|five)\b")
-_ORDINALS = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4}
-_NOT_KEYWORDS = {"your", "you", "the", "and", "that", "when", "with", "without", "being", "feeling", "having",
-                 "new", "not", "able", "such", "last", "few", "for", "days", "in", "on", "or", "of", "a", "to",
-                 "like", "time", "long", "past", "now", "need", "leg", "calf", "one", "weeks", "trouble", "pain"}
-
-
-def _same_word(a: str, b: str) -> bool:
-    """Crude stemming: "numb" ~ "numbness", "pee" ~ "peeing"."""
-    shared = min(4, len(a), len(b))
-    return shared >= 3 and a[:shared] == b[:shared]
-
-
-def items_named(question, text: str, k: Knowledge) -> set[str]:
-    """Items of a several-item question that a free-text reply names by their own words ("yes the
-    peeing one", "both legs") or by position ("the second one")."""
-    words = [w for w in _WORD.findall(text.lower()) if len(w) >= 3 and w not in _NOT_KEYWORDS]
-    keywords = {item: {w for w in _WORD.findall(k.findings[item].ask.lower())
-                       if len(w) >= 3 and w not in _NOT_KEYWORDS} for item in question.items}
-    named = set()
-    for item, own in keywords.items():
-        others = set().union(*(v for i, v in keywords.items() if i != item))
-        distinctive = {w for w in own if not any(_same_word(w, o) for o in others)}
-        if any(_same_word(w, kw) for w in words for kw in distinctive):
-            named.add(item)
-    if _ALL_ITEMS.search(text.lower()):
-        named |= set(question.items)
-    for word in words:
-        if word in _ORDINALS and _ORDINALS[word] < len(question.items):
-            named.add(question.items[_ORDINALS[word]])
-    return named
-
-
-NOT_NOW = ("absent", "past", "hypothetical", "other")
-PATIENTS_OWN = ("present", "suggested", "uncertain")
-
-
-def polarity_anywhere(text: str, k: Knowledge) -> str | None:
-    """A short reply's yes/no/unsure said anywhere in it; both yes and no words read as unsure."""
-    words = " " + " ".join(_WORD.findall(text.lower().replace("'", ""))) + " "
-
-    def says(phrases) -> bool:
-        return any(f" {' '.join(_WORD.findall(p.replace(chr(39), '')))} " in words for p in phrases)
-    if len(words.split()) > MAX_WORDS_READ_ANYWHERE:
-        # a story is no answer, unless it says yes in so many words ("well now you ask ... but
-        # yes, my bum feels kind of numb"; "she says yes, ...") and no no
-        return "affirm" if says(STORY_YES) and not says(STORY_NO) else None
-    if says(p for p in k.answers["unsure"] if len(p) > 2 and re.fullmatch(r"[a-z' ]+", p)):
-        return "unsure"
-    deny, affirm = says(DENY_ANYWHERE), says(AFFIRM_ANYWHERE)
-    if deny and affirm:
-        return "unsure"
-    return "deny" if deny else ("affirm" if affirm else None)
-
-
-def reply_polarity(turn: Turn, k: Knowledge) -> str | None:
-    """The turn's yes/no/unsure: how it starts or its intent, else a story's explicit yes; a no
-    the patient corrects to a yes in the same reply ("no... actually hang on, yes") is a yes."""
-    if turn.polarity == "deny" and re.search(k.patterns["corrected_to_yes"], turn.text.lower()):
-        return "affirm"
-    if turn.polarity or turn.intent in NOT_ANSWERS or len(_WORD.findall(turn.text.lower())) <= MAX_WORDS_READ_ANYWHERE:
-        return turn.polarity
-    return polarity_anywhere(turn.text, k)
-
-
 def _apply_answer(state: ConversationState, turn: Turn, polarity: str | None, question: Question | None,
                   k: Knowledge) -> None:
     if turn.asked == CONSENT_QUESTION:
@@ -183,7 +90,7 @@ def _apply_answer(state: ConversationState, turn: Turn, polarity: str | None, qu
         return
     if turn.asked == PROXY_QUESTION:
         goes_on_about_them = any(status == "other" for _, status in turn.mentions) or (
-            len(_WORD.findall(turn.text)) > NAMING_REPLY_WORDS and _THIRD_PERSON.search(turn.text))
+            word_count(turn.text) > NAMING_REPLY_WORDS and _THIRD_PERSON.search(turn.text))
         if goes_on_about_them:
             state.proxy = True   # "no injury we know of, she says it hurts low down": still about her
         elif polarity in ("affirm", "deny"):
@@ -200,13 +107,12 @@ def _apply_answer(state: ConversationState, turn: Turn, polarity: str | None, qu
         # "hmm maybe? felt a bit hot and cold": what it names under the hedge is not sure either; an
         # item stated plainly beside it stays said ("a bit, since this afternoon - and yes, a sharp
         # pain in my chest"): with a yes in so many words, what it names plainly is present
-        words = " " + " ".join(_WORD.findall(turn.text.lower().replace("'", ""))) + " "
-        said_yes = any(f" {phrase} " in words for phrase in STORY_YES)
+        said_yes = says(turn.text, STORY_YES)
         named = {finding for finding, status in turn.mentions
                  if said_yes and finding in named and status in present}
     if len(question.items) > 1 and turn.intent not in NOT_ANSWERS and (
             polarity == "affirm" or state.findings.get(question.screen_finding) == WHICH
-            or len(_WORD.findall(turn.text)) <= NAMING_REPLY_WORDS):
+            or word_count(turn.text) <= NAMING_REPLY_WORDS):
         named |= items_named(question, turn.text, k)   # "yes, both legs"; "the peeing one"
     for item in named:
         state.findings[item] = PRESENT
@@ -353,80 +259,6 @@ def _rule_out_what_implies_the_ruled_out(state: ConversationState, k: Knowledge)
             if finding.id not in state.findings and any(state.findings.get(i) == ABSENT for i in finding.implies):
                 state.findings[finding.id] = ABSENT
                 changed = True
-
-
-# ---- Rasa event JSON -> turns ----------------------------------------------------------------
-RESET_EVENTS = ("restart", "session_started")
-
-
-def _entities(parse_data: dict) -> list[dict]:
-    entities = parse_data.get("entities") or []
-    return [e for e in entities if isinstance(e, dict)]
-
-
-def read_intent(intent: str | None, text: str, k: Knowledge | None = None, *, findings: bool = False,
-                answer: str | None = None) -> str | None:
-    """The classifier's intent where the words bear it out: digits with no phone number or email
-    ("3 weeks", "yes 12 hour flight") are no contact details but something said about the symptoms;
-    a restart needs words that ask for one ("the wife wants me to go in" is no restart); a message
-    the classifier could not place is a story when it names a symptom ("sure. first spin class and
-    both calves are screaming"), else a yes or no when it starts with one (`findings`: the message
-    names one of the patient's findings; `answer`: the answer lexicon's reading of its start)."""
-    k = k or knowledge()
-    if intent == "give_contact" and re.search(r"\d", text or "") \
-            and not re.search(k.patterns["contact_details"], text or ""):
-        return "describe_symptoms"
-    if intent == "restart" and not re.search(k.patterns["restart_words"], text or "", re.IGNORECASE):
-        return "describe_symptoms"   # a restart wipes the conversation: only when asked for in words
-    if intent in QUESTION_INTENTS and text and not text.startswith("/") and not _WORDLIKE.search(text.lower()):
-        return "nlu_fallback"   # "xxxxxxxx…" asks nothing: the fallback answers, with the emergency line
-    if intent in UNPLACED_INTENTS:
-        if findings:
-            return "describe_symptoms"
-        if answer in ("affirm", "deny"):
-            return answer
-    return intent
-
-
-def turn_from_user_event(event: dict, asked: str | None) -> Turn:
-    parse = event.get("parse_data") or {}
-    intent = parse.get("intent") or {}
-    entities = _entities(parse)
-    mentions = tuple((e.get("value"), e.get("role") or "present") for e in entities if e.get("entity") == "finding")
-    answer = next((e.get("value") for e in entities if e.get("entity") == "answer"), None)
-    text = event.get("text") or ""
-    patients = any(status in PATIENTS_OWN for _, status in mentions)
-    return Turn(text=text, mentions=mentions, answer=answer,
-                intent=read_intent(intent.get("name"), text, findings=patients, answer=answer),
-                intent_confidence=float(intent.get("confidence") or 0.0), asked=asked)
-
-
-def asked_in(event: dict) -> str | None:
-    """The question id a bot event asked (custom.ask), if any."""
-    custom = (event.get("data") or {}).get("custom") or {}
-    return custom.get("ask") if isinstance(custom, dict) else None
-
-
-def turns_from_events(events: Iterable[dict[str, Any]]) -> list[Turn]:
-    """The turns of the current session, in order.
-
-    What the bot asked comes from its message (custom.ask) or from the form's requested_slot; the
-    latter is all `rasa test` stories have, since no action runs there.
-    """
-    turns: list[Turn] = []
-    asked: str | None = None
-    for event in events:
-        kind = event.get("event")
-        if kind in RESET_EVENTS:
-            turns, asked = [], None
-        elif kind == "slot" and event.get("name") == "requested_slot":
-            asked = event.get("value")
-        elif kind == "bot":
-            asked = asked_in(event)
-        elif kind == "user":
-            turns.append(turn_from_user_event(event, asked))
-            asked = None
-    return turns
 
 
 def state_from_events(events: Iterable[dict[str, Any]], k: Knowledge | None = None) -> ConversationState:

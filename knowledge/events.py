@@ -6,12 +6,12 @@ emergency/urgent advice announced so far.
 """
 from __future__ import annotations
 
-from knowledge.conversation import read_intent, state_from_events, turns_from_events
+from knowledge.conversation import state_from_events
 from knowledge.model import Knowledge, knowledge
 from knowledge.triage import Outcome, evaluate
+from knowledge.turns import RESET_EVENTS, read_intent, turns_from_events
 
 ESCALATE = "utter_escalation"
-RESET_EVENTS = ("session_started", "restart")
 
 
 def last_index(events: list[dict], kind: str, name: str | None = None) -> int:
@@ -24,7 +24,7 @@ def last_index(events: list[dict], kind: str, name: str | None = None) -> int:
 
 def session(events: list[dict]) -> list[dict]:
     """The events of the current session (after the last restart or session start)."""
-    start = max(last_index(events, "session_started"), last_index(events, "restart"))
+    start = max(last_index(events, kind) for kind in RESET_EVENTS)
     return events[start + 1:]
 
 
@@ -46,7 +46,7 @@ def classified_intent(events: list[dict]) -> str | None:
 
 
 def latest_intent(events: list[dict]) -> str | None:
-    """The latest message's intent as the conversation reads it (knowledge.conversation.read_intent)."""
+    """The latest message's intent as the conversation reads it (knowledge.turns.read_intent)."""
     index = last_index(events, "user")
     return read_intent(classified_intent(events), events[index].get("text") or "") if index >= 0 else None
 

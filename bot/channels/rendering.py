@@ -55,9 +55,10 @@ def failure_messages(recipient_id: str, text: str) -> List[Message]:
     without the rest of the conversation, then the emergency line and the apology."""
     advice: List[Message] = []
     try:
-        from knowledge.conversation import Turn, conversation_state
+        from knowledge.conversation import conversation_state
         from knowledge.messages import escalation_message
         from knowledge.nlp.pipeline import analyse
+        from knowledge.turns import Turn
 
         analysis = analyse(text)
         state = conversation_state([Turn(text, tuple((m.finding, m.status) for m in analysis.mentions))])

@@ -1,6 +1,7 @@
 """A conversation's answers and corrections become findings the same way everywhere."""
-from knowledge.conversation import Turn, conversation_state, state_from_events, turns_from_events
+from knowledge.conversation import conversation_state, state_from_events
 from knowledge.nlp.pipeline import analyse
+from knowledge.turns import Turn, turns_from_events
 
 
 def said(text: str, asked: str | None = None, intent: str | None = None, confidence: float = 0.0) -> Turn:

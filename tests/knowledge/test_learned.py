@@ -3,9 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.conversation import Turn, conversation_state
+from knowledge.conversation import conversation_state
 from knowledge.nlp import learned
 from knowledge.nlp.pipeline import analyse
+from knowledge.turns import Turn
 
 WEIGHT_LOSS = "lost a load of weight and I'm not even trying, back aches"
 

@@ -4,9 +4,10 @@ Examples are our own (not the issue's), in the lay words, typos and hedges peopl
 """
 import pytest
 
-from knowledge.conversation import Turn, conversation_state
+from knowledge.conversation import conversation_state
 from knowledge.messages import escalation_message
 from knowledge.nlp.pipeline import analyse
+from knowledge.turns import Turn
 
 CONTACT = {"emergency_number": "999", "urgent_number": "111", "clinic_phone": "01632 960000",
            "clinic_hours": "Mon-Fri 9-5", "clinic_name": "the clinic"}
@@ -352,7 +353,7 @@ def test_back_again_in_reply_to_what_is_wrong_is_back_pain():
     ("I answered wrong, can I redo it", "restart"),
 ])
 def test_a_restart_needs_words_that_ask_for_one(text, intent):
-    from knowledge.conversation import read_intent
+    from knowledge.turns import read_intent
     assert read_intent("restart", text) == intent
 
 
@@ -383,7 +384,7 @@ def test_cancer_in_the_past_then_back_pain_asks_about_new_leg_problems():
 
 @pytest.mark.parametrize("intent", ["nlu_fallback", "out_of_scope"])
 def test_a_message_the_classifier_could_not_place_is_a_story_when_it_names_a_symptom(intent):
-    from knowledge.conversation import read_intent
+    from knowledge.turns import read_intent
     assert read_intent(intent, "sure. first gym class in years and both calves are screaming", findings=True,
                        answer="affirm") == "describe_symptoms"
     assert read_intent(intent, "yes go on then!!", answer="affirm") == "affirm"
@@ -439,5 +440,5 @@ def test_saddle_and_sexual_changes_in_indirect_words(reply):
 @pytest.mark.parametrize("text, intent", [("x" * 5000, "nlu_fallback"), ("what is the soleus?", "ask_question"),
                                           ("2?", "ask_question")])
 def test_a_question_needs_a_word_a_person_might_type(text, intent):
-    from knowledge.conversation import read_intent
+    from knowledge.turns import read_intent
     assert read_intent("ask_question", text) == intent

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.conversation import ConversationState, Turn, conversation_state
+from knowledge.conversation import ConversationState, conversation_state
 from knowledge.messages import MAX_MESSAGE_CHARS, outcome_messages
 from knowledge.model import knowledge
 from knowledge.nlp.pipeline import analyse
 from knowledge.plan import build_plan, presentations_for, step_order
 from knowledge.plan_detail import plan_detail_messages, step_number
 from knowledge.triage import PRESENT, evaluate
+from knowledge.turns import Turn
 
 CONTACT = {"emergency_number": "999", "urgent_number": "111", "clinic_phone": "01632 960000",
            "clinic_hours": "Mon-Fri 9-5", "clinic_name": "the clinic"}

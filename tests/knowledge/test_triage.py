@@ -4,10 +4,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from knowledge.conversation import Turn, conversation_state
+from knowledge.conversation import conversation_state
 from knowledge.model import knowledge
 from knowledge.nlp.pipeline import analyse
 from knowledge.triage import evaluate
+from knowledge.turns import Turn
 
 CASES = yaml.safe_load((Path(__file__).parent / "red_flag_cases.yaml").read_text())
 

@@ -170,7 +170,9 @@ def _decision_message(outcome: Outcome, presentations: list[Presentation], plan:
     longest version that fits one message."""
     advice = k.advice["levels"][outcome.level]
     head = [advice["headline"].format(**contact), *(f"- {s.format(**contact, summary='')}" for s in advice["steps"])]
-    reasons = _reasons(outcome, list(outcome.red_flags), k, findings) or [k.advice["self_care_reason"]]
+    reasons = _reasons(outcome, list(outcome.red_flags), k, findings)
+    if not reasons and not presentations:
+        reasons = [k.advice["self_care_reason"]]   # with a presentation, its why says more than this
     # several red flags: one line naming what raised them all, then what each presentation is
     named = k.advice["reason"].format(findings=join(_fired_findings(outcome, set(outcome.red_flags), k, findings)),
                                       why="").strip()
@@ -216,7 +218,7 @@ def plan_safety_net_messages(presentations: list[Presentation], outcome: Outcome
             lines.extend(f"- {w}" for w in dict.fromkeys(watch))
     book_if = [p.book_if for p in presentations if p.book_if]
     if outcome.level == "self_care" and book_if:
-        lines.extend(net["book_if"].format(when=when) for when in dict.fromkeys(book_if))
+        lines.append(net["book_if"].format(when=", or if ".join(dict.fromkeys(book_if))))
     lines.append(net["closing_plan"].format(**contact))
     return [{"text": text, "custom": {"safety_net": {"flags": flags}}} for text in split_message(lines)]
 

@@ -248,3 +248,25 @@ def test_page_contacts_only_its_own_origin_and_the_bot(chat, site_origins, rasa_
     assert origin(rasa_socketio_url) in origins, "the widget's websocket is seen"
     assert origins <= site_origins
     assert chat.console_errors() == [], "no script errors, missing files or CSP violations"
+
+
+def test_phone_shows_a_whole_self_care_outcome_within_two_screens(chat):
+    chat.set_viewport("phone")
+    chat.start_conversation()
+    chat.play(*TO_SELF_CARE)
+    outcome_height, screen_height = chat.driver.execute_script("""
+        const log = arguments[0];
+        const messages = [...log.querySelectorAll('.chat-msg')];
+        const lastUser = messages.map(m => m.classList.contains('chat-msg--user')).lastIndexOf(true);
+        const outcome = messages.slice(lastUser + 1);
+        const top = outcome[0].getBoundingClientRect().top;
+        const bottom = outcome[outcome.length - 1].getBoundingClientRect().bottom;
+        return [bottom - top, log.clientHeight];
+    """, chat.part("log"))
+    chat.scroll_to(".chat-msg--user")
+    chat.screenshot("self-care-outcome-1")
+    chat.driver.execute_script("arguments[0].scrollTop = arguments[0].scrollHeight", chat.part("log"))
+    chat.screenshot("self-care-outcome-2")
+    screens = outcome_height / screen_height
+    print(f"self-care outcome: {screens:.2f} phone screens")
+    assert screens <= 2, f"the outcome takes {screens:.2f} screens of the phone's conversation area"

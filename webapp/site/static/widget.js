@@ -100,7 +100,11 @@
       if (!step || typeof step !== "object") continue;
       const item = element("li");
       if (step.id) item.dataset.planId = String(step.id);
-      if (step.title) item.append(element("span", "chat-plan-title", String(step.title)));
+      // the title runs into its text ("Heel walking: walk slowly ..."): a line less per step on a phone
+      // plan titles come in sentence case from the knowledge data ("ease the soleus ...")
+      const title = String(step.title || "");
+      if (title) item.append(element("span", "chat-plan-title", `${title[0].toUpperCase()}${title.slice(1)}${step.text ? ":" : ""}`));
+      if (step.title && step.text) item.append(" ");
       if (step.text) item.append(element("span", "chat-plan-text", String(step.text)));
       list.append(item);
     }
@@ -165,8 +169,18 @@
     const bubble = element("div", "chat-msg chat-msg--bot");
     bubble.append(hiddenText("Assistant: "));
     const plan = Array.isArray(custom.plan) && custom.plan.length ? custom.plan : null;
-    if (message.text) bubble.append(renderText(message.text, { skipNumbered: Boolean(plan) }));
-    if (plan) bubble.append(renderPlan(plan));
+    if (plan) {
+      // the plan list stands where its numbered lines stood: what comes after them stays after it
+      const lines = String(message.text || "").split("\n");
+      const firstStep = lines.findIndex((line) => NUMBERED.test(line));
+      const before = firstStep < 0 ? lines : lines.slice(0, firstStep);
+      const after = firstStep < 0 ? [] : lines.slice(firstStep);
+      if (before.join("").trim()) bubble.append(renderText(before.join("\n"), { skipNumbered: true }));
+      bubble.append(renderPlan(plan));
+      if (after.join("").trim()) bubble.append(renderText(after.join("\n"), { skipNumbered: true }));
+    } else if (message.text) {
+      bubble.append(renderText(message.text));
+    }
     const explanation = custom.explanation && renderExplanation(custom.explanation);
     if (explanation) bubble.append(explanation);
     const buttons = buttonsOf(message);

@@ -5,6 +5,7 @@ spaCy doc into entities:
   finding  value = finding id, role = present | absent | past | hypothetical | other
   answer   value = affirm | qualified_affirm | deny | unsure (how a yes/no reply starts)
   topic    value = knowledge-graph node a question is about
+  course   value = long | short: how long a pain has lasted, as the message says (no finding named)
 Deterministic: no training. DIET only classifies intents.
 """
 from __future__ import annotations
@@ -38,6 +39,9 @@ def entities_for(analysis: Analysis) -> List[Dict[Text, Any]]:
         entities.append(entity)
     if analysis.answer:
         entities.append({"entity": "answer", "value": analysis.answer, "start": 0, "end": 0,
+                         "confidence_entity": 1.0, "extractor": EXTRACTOR})
+    if analysis.course:
+        entities.append({"entity": "course", "value": analysis.course, "start": 0, "end": 0,
                          "confidence_entity": 1.0, "extractor": EXTRACTOR})
     for topic in analysis.topics:
         entities.append({"entity": "topic", "value": topic, "start": 0, "end": 0, "confidence_entity": 1.0,

@@ -34,7 +34,7 @@ from knowledge.answers import (
     says,
     word_count,
 )
-from knowledge.model import Knowledge, Question, knowledge
+from knowledge.model import LONG_STANDING, TIMED_COMPLAINT, Knowledge, Question, knowledge
 from knowledge.triage import ABSENT, KNOWN, PRESENT, SUGGESTED, UNCERTAIN, WHICH, Outcome, evaluate
 from knowledge.turns import Turn, turns_from_events
 
@@ -226,10 +226,26 @@ def conversation_state(turns: Iterable[Turn], k: Knowledge | None = None) -> Con
         for finding, status in others.items():
             state.others.setdefault(finding, status)
             state.evidence.setdefault(finding, turn.text)
+        _apply_duration(state, turn, said, k)
         if state.proxy:
             state.adopt_others()
         _rule_out_what_implies_the_ruled_out(state, k)
     return state
+
+
+def _apply_duration(state: ConversationState, turn: Turn, said: dict[str, str], k: Knowledge) -> None:
+    """How long a pain has lasted, said without naming a complaint ("4 months", "for ages", "keeps
+    coming back"), is the back pain's, once back pain is the complaint: long-standing or not."""
+    if turn.course is None or LONG_STANDING in said or state.findings.get(TIMED_COMPLAINT) != PRESENT \
+            or any(_is_complaint(finding, k) for finding, _ in turn.mentions):
+        return
+    if turn.course == "long":
+        state.findings[LONG_STANDING] = PRESENT
+    elif state.findings.get(LONG_STANDING) not in KNOWN:
+        state.findings[LONG_STANDING] = ABSENT
+    else:
+        return
+    state.evidence[LONG_STANDING] = turn.text
 
 
 def _is_complaint(finding: str, k: Knowledge) -> bool:

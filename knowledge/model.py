@@ -18,6 +18,8 @@ ESCALATING_LEVELS = LEVELS[:2]
 NODE_TYPES = ("muscle", "muscle_group", "nerve", "nerve_root", "bone", "tendon", "joint", "movement",
               "condition", "symptom", "habit", "self_care_step")
 FINDING_KINDS = ("symptom", "risk", "habit")
+# How long the back pain has lasted decides whether it is long-standing (lexicon thresholds.persistent_weeks).
+TIMED_COMPLAINT, LONG_STANDING = "back_pain", "persistent_pain"
 CONCEPT_ID = re.compile(r"^[a-z_]+\.[a-z_]+$")
 SCREEN_PREFIX = "screen."
 

@@ -29,6 +29,7 @@ class Turn:
     intent: str | None = None
     intent_confidence: float = 0.0
     asked: str | None = None                       # the question the bot asked just before
+    course: str | None = None                      # long | short: how long a pain has lasted, as said
 
     @property
     def polarity(self) -> str | None:
@@ -38,6 +39,14 @@ class Turn:
                 and word_count(self.text) <= MAX_WORDS_READ_ANYWHERE:
             return INTENT_ANSWERS[self.intent]   # the classifier reads short replies, not stories
         return None
+
+
+def turn_from_analysis(text: str, analysis, asked: str | None = None, intent: str | None = None,
+                       confidence: float = 0.0) -> Turn:
+    """A turn read straight from the pipeline's Analysis (no Rasa in between: tests, benchmarks,
+    the channels' fallback), as the Rasa server's entities would carry it."""
+    return Turn(text, tuple((m.finding, m.status) for m in analysis.mentions), analysis.answer, intent, confidence,
+                asked, analysis.course)
 
 
 def read_intent(intent: str | None, text: str, k: Knowledge | None = None, *, findings: bool = False,
@@ -75,11 +84,13 @@ def turn_from_user_event(event: dict, asked: str | None) -> Turn:
     entities = _entities(parse)
     mentions = tuple((e.get("value"), e.get("role") or "present") for e in entities if e.get("entity") == "finding")
     answer = next((e.get("value") for e in entities if e.get("entity") == "answer"), None)
+    course = next((e.get("value") for e in entities if e.get("entity") == "course"), None)
     text = event.get("text") or ""
     patients = any(status in PATIENTS_OWN for _, status in mentions)
     return Turn(text=text, mentions=mentions, answer=answer,
                 intent=read_intent(intent.get("name"), text, findings=patients, answer=answer),
-                intent_confidence=float(intent.get("confidence") or 0.0), asked=asked)
+                intent_confidence=float(intent.get("confidence") or 0.0), asked=asked,
+                course=course if course in ("long", "short") else None)
 
 
 def asked_in(event: dict) -> str | None:

@@ -58,10 +58,10 @@ def failure_messages(recipient_id: str, text: str) -> List[Message]:
         from knowledge.conversation import conversation_state
         from knowledge.messages import escalation_message
         from knowledge.nlp.pipeline import analyse
-        from knowledge.turns import Turn
+        from knowledge.turns import turn_from_analysis
 
         analysis = analyse(text)
-        state = conversation_state([Turn(text, tuple((m.finding, m.status) for m in analysis.mentions))])
+        state = conversation_state([turn_from_analysis(text, analysis)])
         outcome = state.outcome()
         if outcome.is_escalation:
             advice = [{"recipient_id": recipient_id, **escalation_message(outcome, contact_details(), state.findings)}]

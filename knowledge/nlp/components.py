@@ -96,7 +96,8 @@ class FindingsComponent:
         def optional(key: str) -> re.Pattern | None:
             return re.compile(self.patterns[key], re.I) if self.patterns.get(key) else None
         self._age, self._fever, self._recent = optional("age"), optional("fever_temperature"), optional("recent_onset")
-        self._durations = [pattern for pattern in map(optional, ("duration", "duration_ago")) if pattern]
+        self._durations = [pattern for pattern in map(optional, ("duration", "duration_ago", "duration_reply")) if pattern]
+        self._long_words, self._recurring = optional("duration_long_words"), optional("recurring_words")
 
     # -- serialisation --
     def to_disk(self, path, exclude=()):
@@ -164,6 +165,11 @@ class FindingsComponent:
         elif self._recent and (match := self._recent.search(text)):
             numbers["weeks"] = self.patterns["unit_weeks"]["day"]   # a day or a few: not long-standing
             numbers["weeks_span"] = [match.start(), match.end()]
+        elif self._long_words and (match := self._long_words.search(text)):
+            numbers["weeks"] = self.patterns["unit_weeks"]["month"] * 2   # "for months": two at least
+            numbers["weeks_span"] = [match.start(), match.end()]
+        if self._recurring and self._recurring.search(text):
+            numbers["recurring"] = True
         return numbers
 
     def _answer(self, text: str) -> str | None:

@@ -20,7 +20,7 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from knowledge.model import Knowledge, knowledge
+from knowledge.model import LONG_STANDING, TIMED_COMPLAINT, Knowledge, knowledge
 from knowledge.nlp import components as _components  # noqa: F401  (registers factories)
 from knowledge.nlp.components import (
     CONCEPTS_KEY,
@@ -150,6 +150,7 @@ class Analysis:
     mentions: tuple[Mention, ...]
     topics: tuple[str, ...]
     answer: str | None
+    course: str | None = None    # "long" or "short": how long a pain has lasted, said in the message
 
 
 def status_of(assertion: Assertion, history_ok: bool) -> str:
@@ -168,9 +169,17 @@ def _back_pain_status(doc: Doc, mentions: list[Mention], start_char: int, end_ch
     """A duration says how long the back pain lasted only if back pain is in the same sentence,
     and it is whose and when that back pain is ("my dad has had back pain for 3 months")."""
     sentence = doc.char_span(start_char, end_char, alignment_mode="expand")[0].sent
-    statuses = [m.status for m in mentions if m.finding == "back_pain"
+    statuses = [m.status for m in mentions if m.finding == TIMED_COMPLAINT
                 and doc.char_span(m.start, m.end, alignment_mode="expand")[0].sent == sentence]
     return "present" if "present" in statuses else next(iter(statuses), None)
+
+
+def _course(numbers: dict, limits: dict) -> str | None:
+    """ "long" for a length of time at the long-standing threshold or more, or a pain that keeps coming
+    back ("4 months", "for ages", "on and off"); "short" for less ("about 3 weeks"); else None."""
+    if numbers.get("recurring") or numbers.get("weeks", 0) >= limits["persistent_weeks"]:
+        return "long"
+    return "short" if "weeks" in numbers else None
 
 
 def combined_assertion(doc: Doc, span) -> Assertion | None:
@@ -246,14 +255,14 @@ def analyse_doc(doc: Doc, k: Knowledge | None = None, learned: bool = True) -> A
     if back_pain:
         start, end = numbers["weeks_span"]
         long_standing = numbers["weeks"] >= limits["persistent_weeks"]
-        mentions.append(Mention("persistent_pain", back_pain if long_standing else "absent", start, end,
+        mentions.append(Mention(LONG_STANDING, back_pain if long_standing else "absent", start, end,
                                 doc.text[start:end]))
     if learned and (reader := default_reader()) is not None:
         read = {m.finding for m in mentions}
         mentions.extend(Mention(finding, "suggested", 0, 0, "") for finding, _ in reader.propose(doc.text)
                         if finding not in read)
     topics = tuple(dict.fromkeys(span.id_ for span in outermost(list(doc.spans.get(TOPICS_KEY, [])))))
-    return Analysis(tuple(mentions), topics, doc._.answer)
+    return Analysis(tuple(mentions), topics, doc._.answer, _course(numbers, limits))
 
 
 def analyse(text: str, learned: bool = True) -> Analysis:

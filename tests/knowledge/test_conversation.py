@@ -1,13 +1,12 @@
 """A conversation's answers and corrections become findings the same way everywhere."""
 from knowledge.conversation import conversation_state, state_from_events
 from knowledge.nlp.pipeline import analyse
-from knowledge.turns import Turn, turns_from_events
+from knowledge.turns import Turn, turn_from_analysis, turns_from_events
 
 
 def said(text: str, asked: str | None = None, intent: str | None = None, confidence: float = 0.0) -> Turn:
     analysis = analyse(text)
-    return Turn(text, tuple((m.finding, m.status) for m in analysis.mentions), analysis.answer, intent, confidence,
-                asked)
+    return turn_from_analysis(text, analysis, asked, intent, confidence)
 
 
 def test_free_text_yes_to_cauda_equina_question_escalates():

@@ -7,7 +7,7 @@ import pytest
 from knowledge.conversation import conversation_state
 from knowledge.messages import escalation_message
 from knowledge.nlp.pipeline import analyse
-from knowledge.turns import Turn
+from knowledge.turns import Turn, turn_from_analysis
 
 CONTACT = {"emergency_number": "999", "urgent_number": "111", "clinic_phone": "01632 960000",
            "clinic_hours": "Mon-Fri 9-5", "clinic_name": "the clinic"}
@@ -15,8 +15,7 @@ CONTACT = {"emergency_number": "999", "urgent_number": "111", "clinic_phone": "0
 
 def said(text: str, asked: str | None = None, intent: str | None = None) -> Turn:
     analysis = analyse(text)
-    return Turn(text, tuple((m.finding, m.status) for m in analysis.mentions), analysis.answer, intent,
-                0.9 if intent else 0.0, asked)
+    return turn_from_analysis(text, analysis, asked, intent, 0.9 if intent else 0.0)
 
 
 def state_of(*turns):
@@ -442,3 +441,19 @@ def test_saddle_and_sexual_changes_in_indirect_words(reply):
 def test_a_question_needs_a_word_a_person_might_type(text, intent):
     from knowledge.turns import read_intent
     assert read_intent("ask_question", text) == intent
+
+
+@pytest.mark.parametrize("reply, long_standing", [
+    ("4 months. on and off", "present"),
+    ("for ages tbh", "present"),
+    ("about 3 weeks", "absent"),
+    ("keeps coming back. every few months", "present"),
+])
+def test_a_length_of_time_said_on_its_own_is_how_long_the_back_pain_has_lasted(reply, long_standing):
+    state = state_of("my lower back is sore", said(reply, asked="persistent_pain"))
+    assert state.findings.get("persistent_pain") == long_standing
+
+
+def test_a_length_of_time_said_with_another_complaint_is_that_complaints():
+    state = state_of("my lower back is sore", "my calf has hurt for 3 months as well")
+    assert state.findings.get("persistent_pain") != "present"

@@ -14,7 +14,7 @@ from knowledge.nlp.pipeline import analyse
 from knowledge.plan import build_plan, presentations_for, step_order
 from knowledge.plan_detail import plan_detail_messages, step_number
 from knowledge.triage import PRESENT, evaluate
-from knowledge.turns import Turn
+from knowledge.turns import turn_from_analysis
 
 CONTACT = {"emergency_number": "999", "urgent_number": "111", "clinic_phone": "01632 960000",
            "clinic_hours": "Mon-Fri 9-5", "clinic_name": "the clinic"}
@@ -72,8 +72,7 @@ def test_each_presentation_gives_its_plan_and_level_to_a_typical_patient(present
 ])
 def test_a_patients_own_words_find_the_presentation(message, presentation):
     analysis = analyse(message)
-    state = conversation_state([Turn(message, tuple((m.finding, m.status) for m in analysis.mentions),
-                                     analysis.answer, None, 0.0, None)])
+    state = conversation_state([turn_from_analysis(message, analysis)])
     assert presentation in [p.id for p in presentations_for(state.findings)]
 
 

@@ -8,7 +8,7 @@ from knowledge.conversation import conversation_state
 from knowledge.model import knowledge
 from knowledge.nlp.pipeline import analyse
 from knowledge.triage import evaluate
-from knowledge.turns import Turn
+from knowledge.turns import turn_from_analysis
 
 CASES = yaml.safe_load((Path(__file__).parent / "red_flag_cases.yaml").read_text())
 
@@ -17,7 +17,7 @@ def outcome_of(*messages: str):
     turns = []
     for text in messages:
         analysis = analyse(text)
-        turns.append(Turn(text, tuple((m.finding, m.status) for m in analysis.mentions), analysis.answer))
+        turns.append(turn_from_analysis(text, analysis))
     return conversation_state(turns).outcome()
 
 

@@ -10,6 +10,7 @@ from knowledge.model import Knowledge
 
 NAMING_REPLY_WORDS = 3         # "both legs", "the peeing one": a reply this short names items by their words
 MAX_WORDS_READ_ANYWHERE = 12   # a longer reply is a story, not an answer
+ASKS_BACK_WORDS = 3            # "maybe?" hedges; "probably just a trapped nerve?" asks back
 # Words that answer wherever they stand in a short reply ("the crash was in 2015, nothing recent").
 STORY_YES = ("yes", "yeah", "yep", "yup")
 STORY_NO = ("no", "nope", "nah", "not sure", "dont know", "no idea", "not really")
@@ -40,7 +41,10 @@ def says(text: str, phrases: Iterable[str]) -> bool:
 
 
 def polarity_anywhere(text: str, k: Knowledge) -> str | None:
-    """A short reply's yes/no/unsure said anywhere in it; both yes and no words read as unsure."""
+    """A short reply's yes/no/unsure said anywhere in it; both yes and no words read as unsure; a
+    question back has none."""
+    if asks_back(text):
+        return None
     if word_count(text.replace("'", "")) > MAX_WORDS_READ_ANYWHERE:
         # a story is no answer, unless it says yes in so many words ("well now you ask ... but
         # yes, my bum feels kind of numb"; "she says yes, ...") and no no
@@ -53,9 +57,17 @@ def polarity_anywhere(text: str, k: Knowledge) -> str | None:
     return "deny" if deny else ("affirm" if affirm else None)
 
 
+def asks_back(text: str) -> bool:
+    """A question back ("probably just a trapped nerve?"), not a hedged answer ("maybe?")."""
+    return text.rstrip().endswith("?") and word_count(text) > ASKS_BACK_WORDS
+
+
 def reply_polarity(turn, k: Knowledge) -> str | None:
     """The turn's yes/no/unsure: how it starts or its intent, else a story's explicit yes; a no
-    the patient corrects to a yes in the same reply ("no... actually hang on, yes") is a yes."""
+    the patient corrects to a yes in the same reply ("no... actually hang on, yes") is a yes. A
+    question back answers nothing, even with a hedge word in it."""
+    if turn.polarity == "unsure" and asks_back(turn.text):
+        return None
     if turn.polarity == "deny" and re.search(k.patterns["corrected_to_yes"], turn.text.lower()):
         return "affirm"
     if turn.polarity or turn.intent in NOT_ANSWERS or word_count(turn.text) <= MAX_WORDS_READ_ANYWHERE:
@@ -73,7 +85,7 @@ def items_named(question, text: str, k: Knowledge) -> set[str]:
     """Items of a several-item question that a free-text reply names by their own words ("yes the
     peeing one", "both legs") or by position ("the second one")."""
     words = [w for w in WORD.findall(text.lower()) if len(w) >= 3 and w not in _NOT_KEYWORDS]
-    keywords = {item: {w for w in WORD.findall(k.findings[item].ask.lower())
+    keywords = {item: {w for w in WORD.findall(" ".join((k.findings[item].ask, *k.findings[item].named_by)).lower())
                        if len(w) >= 3 and w not in _NOT_KEYWORDS} for item in question.items}
     named = set()
     for item, own in keywords.items():

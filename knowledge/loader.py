@@ -196,7 +196,8 @@ def _load_findings(reader: _Reader, concepts: dict[str, tuple[str, ...]], nodes:
         if explained_by and explained_by not in nodes:
             raise reader.fail(fid, f"explained_by names unknown graph node {explained_by!r}")
         findings[fid] = Finding(fid, reader.text(fid, body, "label"), reader.text(fid, body, "ask"), body["kind"],
-                                tuple(rules), bool(body.get("history_ok", False)), implies, explained_by)
+                                tuple(rules), bool(body.get("history_ok", False)), implies, explained_by,
+                                tuple(w.lower() for w in reader.words(fid, body.get("named_by", []))))
     for finding in findings.values():
         missing = [i for i in finding.implies if i not in findings]
         if missing:

@@ -89,6 +89,7 @@ class Finding:
     history_ok: bool = False
     implies: tuple[str, ...] = ()
     explained_by: str = ""
+    named_by: tuple[str, ...] = ()   # words that name it in a reply to a question about it
 
 
 @dataclass(frozen=True)

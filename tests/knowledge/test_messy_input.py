@@ -7,6 +7,7 @@ import pytest
 from knowledge.conversation import conversation_state
 from knowledge.messages import escalation_message
 from knowledge.nlp.pipeline import analyse
+from knowledge.plan import presentations_for
 from knowledge.turns import Turn, turn_from_analysis
 
 CONTACT = {"emergency_number": "999", "urgent_number": "111", "clinic_phone": "01632 960000",
@@ -457,3 +458,41 @@ def test_a_length_of_time_said_on_its_own_is_how_long_the_back_pain_has_lasted(r
 def test_a_length_of_time_said_with_another_complaint_is_that_complaints():
     state = state_of("my lower back is sore", "my calf has hurt for 3 months as well")
     assert state.findings.get("persistent_pain") != "present"
+
+
+def test_a_cancer_named_by_its_site_answers_which_item_and_leads_to_the_cord_question():
+    state = state_of("back pain", said("yes. lung. 2 yrs ago", asked="malignancy"))
+    assert state.findings.get("cancer_history") == "present"
+    assert "spinal_cord_compression_deficit" in [q.id for q in state.outcome().pending]
+
+
+def test_a_question_back_with_a_hedge_word_answers_nothing():
+    state = state_of("My back suddenly went an hour ago, worst pain ever",
+                     said("probably just a trapped nerve?", asked="aortic_aneurysm"))
+    assert state.findings.get("dizziness_fainting") is None and state.findings.get("sweating") is None
+    hedged = state_of("My back suddenly went an hour ago, worst pain ever", said("maybe?", asked="aortic_aneurysm"))
+    assert hedged.findings.get("dizziness_fainting") == "uncertain"
+
+
+def test_a_small_fall_said_as_not_a_big_one_is_a_small_fall_for_an_older_relative():
+    state = state_of("my nan (83) had a little tumble this morning, her back is sore",
+                     said("she slid off the bed onto the floor, not a big fall. her lower back hurts a lot",
+                          asked="proxy"))
+    assert state.findings.get("minor_fall") == "present" and state.findings.get("older_age") == "present"
+    assert state.outcome().level == "urgent"
+
+
+def test_a_pulled_calf_gets_the_calf_strain_plan():
+    state = state_of("I pulled my calf playing football on saturday")
+    assert "calf_strain" in [p.id for p in presentations_for(state.findings)]
+
+
+def test_calves_rock_hard_after_training_are_tight_calves_and_the_swelling_is_asked():
+    state = state_of("calfs like rocks after footy training, tight n sore, didnt get kicked or anything")
+    assert "calf_tension" in state.complaints
+    assert state.findings.get("tight_swelling") == "suggested"
+
+
+def test_trying_tiptoe_and_failing_is_cant_tiptoe_but_standing_on_toes_fine_is_not():
+    assert state_of("tried to go up on my tip toes earlier, cant on the right one").findings.get("cant_tiptoe") == "present"
+    assert state_of("I can stand on my toes fine").findings.get("cant_tiptoe") is None

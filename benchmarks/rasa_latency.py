@@ -50,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 import psutil  # noqa: E402
 
+from clinic.settings import ToolSettings  # noqa: E402
 from testing.deployment import local_environment  # noqa: E402
 from testing.servers import MODEL, REST_HEADERS, Process, action_server, base_env, free_port, rasa_server  # noqa: E402
 from testing.synthetic import temporary_database  # noqa: E402
@@ -667,7 +668,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=50, help="concurrent conversations (default 50)")
     parser.add_argument("--turns-each", type=int, default=10, help="turns per concurrent patient and round (default 10)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of each concurrent run, alternating (default 2)")
-    parser.add_argument("--redis-url", default=os.environ.get("CLINIC_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12"))
+    parser.add_argument("--redis-url", default=ToolSettings().bench_redis_url)
     parser.add_argument("--no-training", action="store_true", help="skip the two full trainings")
     parser.add_argument("--profile", action="store_true", help="py-spy our Rasa and action server")
     parser.add_argument("--name", default="rasa_latency", help="results/bench/NAME.json and .png (default rasa_latency)")

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import re
 import statistics
@@ -305,10 +304,9 @@ def start_servers():
     database = log_dir / "bench.sqlite"
     env = base_env(CLINIC_DATABASE_URL=f"sqlite:///{database}", **BENCH_ENV)
     env.pop("CLINIC_REDIS_URL", None)
-    from storage.cli import main as storage_main  # noqa: PLC0415
+    from storage.migrate import upgrade  # noqa: PLC0415
 
-    os.environ["CLINIC_DATABASE_URL"] = env["CLINIC_DATABASE_URL"]
-    storage_main(["migrate"])
+    upgrade(env["CLINIC_DATABASE_URL"])
     print(f"starting the action server and Rasa (logs in {log_dir}) ...", file=sys.stderr)
     return start_bot(log_dir, env)
 

@@ -51,7 +51,6 @@ STATUSES = ("present", "absent", "past", "hypothetical", "other")
 ESCALATING = ("emergency", "urgent")
 MAX_TURNS = 40
 HEDGES = ("not sure", "maybe? hard to say", "kind of, i dont know")
-EXTRA_KEYS = {"age", "duration", "side", "callback"}
 # The benchmark sends many messages from one address.
 BENCH_ENV = {"CLINIC_RATE_LIMIT_PER_MINUTE": "100000", "CLINIC_RATE_LIMIT_BURST": "100000",
              "CLINIC_RATE_LIMIT_IP_PER_MINUTE": "100000", "CLINIC_RATE_LIMIT_IP_BURST": "100000"}

@@ -32,9 +32,6 @@ class PeakRss:
     def watch(self, name: str, pid: int) -> None:
         self._watched[name] = pid
 
-    def forget(self, name: str) -> None:
-        self._watched.pop(name, None)
-
     def _run(self) -> None:
         while not self._stop.wait(0.25):
             for name, pid in list(self._watched.items()):

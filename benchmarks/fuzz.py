@@ -6,7 +6,7 @@
 
 Starts the action server (actions/server.py with its token) and Rasa with every channel enabled
 on fake secrets (their platform APIs faked on 127.0.0.1), on a throwaway PostgreSQL database;
-sends hypothesis-generated cases (testing/fuzz.py: huge, empty, control characters,
+sends hypothesis-generated cases (testing/fuzz/cases.py: huge, empty, control characters,
 invalid UTF-8, deep nesting, wrong types, HTML/JS, SQL, prompt-like text, 1 MB bodies,
 malformed but correctly signed webhook payloads, unsigned and forged ones); prints progress and
 then the counts per channel and status, and the problems. Exit status 1 on any problem: a 5xx,
@@ -27,15 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psutil  # noqa: E402
 
-from testing.fuzz import (  # noqa: E402
-    CHANNELS,
-    FakePlatformAPI,
-    Tally,
-    answers_normally,
-    fuzz_channel,
-    hostile_env,
-    start_hostile_stack,
-)
+from testing.fuzz.run import CHANNELS, Tally, answers_normally, fuzz_channel  # noqa: E402
+from testing.fuzz.stack import FakePlatformAPI, hostile_env, start_hostile_stack  # noqa: E402
 from testing.servers import MODEL  # noqa: E402
 from testing.synthetic import temporary_database  # noqa: E402
 

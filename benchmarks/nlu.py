@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import subprocess
 import sys
@@ -17,10 +16,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RASA = str(Path(sys.executable).parent / "rasa")
 OUT = ROOT / "results" / "nlu"
+sys.path.insert(0, str(ROOT))
+
+from clinic.settings import child_environment  # noqa: E402
 
 
 def run(command: list[str]) -> str:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", RASA_TELEMETRY_ENABLED="false")
+    env = child_environment(PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", RASA_TELEMETRY_ENABLED="false")
     print("$", " ".join(command), file=sys.stderr, flush=True)
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     if result.returncode != 0:

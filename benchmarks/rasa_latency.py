@@ -18,6 +18,9 @@ Every Rasa process gets TF_INTRA_OP_PARALLELISM_THREADS=TF_INTER_OP_PARALLELISM_
 replicas share 2 cores). Rate limits stay on for ours, set far above the load. Results go to
 results/bench/rasa_latency.json and .png; --profile also records py-spy samples of our Rasa and
 action server during the sequential run and prints where the time goes.
+
+The run is here; its parts (conversations and load, processes, profiling, training, report) are
+in benchmarks/latency/.
 """
 from __future__ import annotations
 
@@ -27,457 +30,34 @@ import contextlib
 import json
 import os
 import platform
-import re
 import shutil
-import signal
-import statistics
-import subprocess
 import sys
-import tempfile
-import threading
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import aiohttp  # noqa: E402
-import psutil  # noqa: E402
-
+from benchmarks.latency import BARE_DIR, BENCH_DIR, RESULTS, log  # noqa: E402
+from benchmarks.latency.load import BARE, OURS, Bot, concurrent_rounds, sequential, with_latencies  # noqa: E402
+from benchmarks.latency.processes import (  # noqa: E402
+    PeakRss,
+    bare_model,
+    bare_rasa,
+    bare_storage_endpoints,
+    delete_keys,
+    start,
+)
+from benchmarks.latency.profiling import Profiler  # noqa: E402
+from benchmarks.latency.report import compare, plot, print_table  # noqa: E402
+from benchmarks.latency.training import training_times  # noqa: E402
+from clinic.settings import ToolSettings  # noqa: E402
 from testing.deployment import local_environment  # noqa: E402
-from testing.servers import MODEL, REST_HEADERS, Process, action_server, base_env, free_port, rasa_server  # noqa: E402
+from testing.servers import MODEL, Process, action_server, base_env, free_port, rasa_server  # noqa: E402
 from testing.synthetic import temporary_database  # noqa: E402
 
-BIN = Path(sys.executable).parent
-BENCH_DIR = ROOT / "build" / "bench"
-BARE_DIR = BENCH_DIR / "bare"
-RESULTS = ROOT / "results" / "bench"
 THREADS = {"TF_INTRA_OP_PARALLELISM_THREADS": "1", "TF_INTER_OP_PARALLELISM_THREADS": "1"}
-REQUEST_TIMEOUT = 60
-# Ours against bare (ratios) and absolute limits (issue 6).
-TARGETS = {"turn_p95": ("ratio", "<=", 1.3), "throughput": ("ratio", ">=", 0.8), "errors": ("abs", "<=", 0),
-           "replica_speedup": ("abs", ">=", 1.7), "peak_rss": ("ratio", "<=", 1.1),
-           "ready_s": ("abs", "<=", 30.0), "training_s": ("abs", "<=", 300.0)}
 
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-# --- conversations ------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Until:
-    """Answer `answer` until the bot gives a triage outcome (at most `limit` times)."""
-    answer: str
-    limit: int = 25
-
-
-OURS = [
-    ("calf cramps: consent, a question mid-screen, outcome, a question after",
-     ["my calves feel tight and cramp at night", "/affirm", "what is the soleus?", Until("no"),
-      "does crossing my legs matter?"]),
-    ("back pain: screening to an outcome",
-     ["my lower back hurts when I bend", "/affirm", Until("no"), "thank you"]),
-    ("emergency in the first message",
-     ["I can't feel it when I wipe and my back is killing me", "ok what should I do"]),
-    ("a red flag revealed in an answer", ["my lower back hurts", "/affirm", "yes, both legs", "ok"]),
-    ("consent declined, advice anyway", ["hello", "/deny", "my calf aches after running", Until("no")]),
-    ("callback request mid-screen",
-     ["my back hurts", "/affirm", "can I talk to a real person please", "phone", "07700 900123", "/affirm",
-      Until("no")]),
-]
-BARE = [
-    ("greet, happy, bye", ["hello", "I am feeling great", "bye"]),
-    ("greet, sad, helped", ["hi", "I am sad", "yes", "goodbye"]),
-    ("greet, unhappy, not helped, bot?", ["hey there", "very unhappy", "no", "are you a bot?", "bye"]),
-    ("morning, amazing", ["good morning", "I am amazing", "have a nice day"]),
-]
-
-
-def triage_in(replies: list) -> bool:
-    return any(isinstance(r, dict) and (r.get("custom") or {}).get("triage") for r in replies or [])
-
-
-@dataclass
-class Load:
-    """Latencies and failures of one measured run."""
-    latencies: list[float] = field(default_factory=list)
-    errors: Counter = field(default_factory=Counter)
-    no_outcome: int = 0
-    degraded: int = 0
-    wall_s: float = 0.0
-
-    def stats(self) -> dict:
-        lat = sorted(self.latencies)
-        pct = (lambda q: round(1000 * lat[min(len(lat) - 1, int(q * len(lat)))], 1)) if lat else (lambda q: None)
-        return {"turns": len(lat), "errors": sum(self.errors.values()), "error_kinds": dict(self.errors),
-                "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
-                "mean_ms": round(1000 * statistics.fmean(lat), 1) if lat else None,
-                "throughput_tps": round(len(lat) / self.wall_s, 2) if self.wall_s else None,
-                "wall_s": round(self.wall_s, 2), "conversations_without_outcome": self.no_outcome,
-                "degraded_replies": self.degraded}
-
-
-async def say(session: aiohttp.ClientSession, url: str, sender: str, message: str, load: Load) -> list | None:
-    started = time.perf_counter()
-    try:
-        async with session.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": message},
-                                headers=REST_HEADERS,
-                                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)) as response:
-            body = await response.json(content_type=None)
-            if response.status != 200:
-                load.errors[f"HTTP {response.status}"] += 1
-                return None
-    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
-        load.errors[type(error).__name__] += 1
-        return None
-    load.latencies.append(time.perf_counter() - started)
-    if not body:
-        load.errors["empty reply"] += 1
-    load.degraded += sum(1 for r in body if isinstance(r, dict) and (r.get("custom") or {}).get("degraded"))
-    return body
-
-
-async def conversation(session, url: str, steps: list, load: Load, tag: str) -> int:
-    """One conversation under a new sender id; returns the turns it took."""
-    sender = f"bench-{re.sub(r'[^a-z0-9]+', '-', tag)}-{uuid.uuid4().hex[:12]}"
-    turns, replies = 0, []
-    for step in steps:
-        if isinstance(step, Until):
-            for _ in range(step.limit):
-                if triage_in(replies):
-                    break
-                replies = await say(session, url, sender, step.answer, load)
-                turns += 1
-                if replies is None:
-                    return turns
-            else:
-                load.no_outcome += 1
-        else:
-            replies = await say(session, url, sender, step, load)
-            turns += 1
-            if replies is None:
-                return turns
-    return turns
-
-
-@dataclass
-class Bot:
-    """A configuration under test: its conversations, and its Rasa replicas (URL, pid)."""
-    name: str
-    scenarios: list
-    replicas: list[Process] = field(default_factory=list)
-    helpers: list[Process] = field(default_factory=list)  # the action server: its CPU is reported too
-
-    @property
-    def urls(self) -> list[str]:
-        return [r.health_url.rstrip("/") for r in self.replicas]
-
-    @property
-    def pids(self) -> list[int]:
-        return [r.popen.pid for r in self.replicas]
-
-
-async def sequential(bots: list[Bot], turns: int) -> dict[str, Load]:
-    """Conversations of each bot interleaved, the one with fewest turns so far going next (so
-    outside load hits them alike), until each has sent `turns` turns; one warm-up round first."""
-    loads = {bot.name: Load() for bot in bots}
-
-    def sent(bot: Bot) -> int:
-        return len(loads[bot.name].latencies) + sum(loads[bot.name].errors.values())
-
-    async with aiohttp.ClientSession() as session:
-        for bot in bots:
-            for _, steps in bot.scenarios:
-                await conversation(session, bot.urls[0], steps, Load(), bot.name + "-warm")
-        started, shown = Counter(), 0
-        while min(map(sent, bots)) < turns:
-            bot = min(bots, key=sent)
-            steps = bot.scenarios[started[bot.name] % len(bot.scenarios)][1]
-            started[bot.name] += 1
-            await conversation(session, bot.urls[0], steps, loads[bot.name], bot.name)
-            if min(map(sent, bots)) - shown >= 100:
-                shown = min(map(sent, bots))
-                log("  sequential: " + ", ".join(f"{b.name} {sent(b)} turns (p95 {loads[b.name].stats()['p95_ms']} ms)"
-                                                  for b in bots))
-    return loads
-
-
-async def concurrent(urls: list[str], scenarios: list, clients: int, turns_each: int, tag: str) -> Load:
-    """`clients` patients at once, each on one replica (as nginx's ip_hash does), each running
-    conversations back to back until it has sent `turns_each` turns."""
-    load = Load()
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        async def patient(index: int) -> None:
-            # Every replica gets every kind of conversation.
-            done, n = 0, index // len(urls)
-            while done < turns_each:
-                done += await conversation(session, urls[index % len(urls)], scenarios[n % len(scenarios)][1], load, tag)
-                n += 1
-
-        started = time.perf_counter()
-        await asyncio.gather(*(patient(i) for i in range(clients)))
-        load.wall_s = time.perf_counter() - started
-    return load
-
-
-@dataclass
-class Cpu:
-    """CPU used during runs: the machine's busy share and each watched Rasa process's cores."""
-    wall: float = 0.0
-    machine_busy: float = 0.0
-    machine_total: float = 0.0
-    processes: list[float] = field(default_factory=list)
-
-    def summary(self, replicas: int) -> dict:
-        cores = [round(seconds / self.wall, 2) for seconds in self.processes] if self.wall else []
-        return {"machine_busy_pct": round(100 * self.machine_busy / self.machine_total, 1) if self.machine_total else None,
-                "rasa_cores_used": cores[:replicas], "action_server_cores_used": cores[replicas:]}
-
-
-def measured(coroutine, pids: list[int], cpu: Cpu) -> Load:
-    processes = [psutil.Process(pid) for pid in pids]
-    before, machine = [sum(p.cpu_times()[:2]) for p in processes], psutil.cpu_times()
-    started = time.monotonic()
-    load = asyncio.run(coroutine)
-    after = psutil.cpu_times()
-    cpu.wall += time.monotonic() - started
-    cpu.machine_total += sum(after) - sum(machine)
-    cpu.machine_busy += (sum(after) - sum(machine)) - (after.idle - machine.idle)
-    used = [sum(p.cpu_times()[:2]) - b for p, b in zip(processes, before, strict=True)]
-    cpu.processes = [a + b for a, b in zip(cpu.processes or [0.0] * len(used), used, strict=True)]
-    return load
-
-
-def merge(total: Load, part: Load) -> None:
-    total.latencies += part.latencies
-    total.errors.update(part.errors)
-    total.no_outcome += part.no_outcome
-    total.degraded += part.degraded
-    total.wall_s += part.wall_s
-
-
-def concurrent_rounds(runs: list[tuple[str, Bot, int]], args) -> dict[str, dict]:
-    """Each run (name, bot, replicas used) `args.rounds` times, in alternating order (ABBA), so a
-    change in outside load between runs does not favour one of them."""
-    loads, cpus = {name: Load() for name, _, _ in runs}, {name: Cpu() for name, _, _ in runs}
-    for round_index in range(args.rounds):
-        for name, bot, replicas in (runs if round_index % 2 == 0 else runs[::-1]):
-            part = measured(concurrent(bot.urls[:replicas], bot.scenarios, args.concurrency, args.turns_each, name),
-                            bot.pids[:replicas] + [h.popen.pid for h in bot.helpers], cpus[name])
-            merge(loads[name], part)
-            log(f"  round {round_index + 1}/{args.rounds} {name}: {part.stats()['throughput_tps']} turns/s, "
-                f"p95 {part.stats()['p95_ms']} ms, {sum(part.errors.values())} errors")
-    replicas = {name: n for name, _, n in runs}
-    return {name: {**with_latencies(loads[name]), "cpu": cpus[name].summary(replicas[name])} for name in loads}
-
-
-def with_latencies(load: Load) -> dict:
-    return {**load.stats(), "latencies_ms": [round(1000 * x, 2) for x in load.latencies]}
-
-
-class PeakRss:
-    """Samples the resident memory of process trees; keeps each tree's peak."""
-
-    def __init__(self) -> None:
-        self.peaks: dict[str, int] = {}
-        self._watched: dict[str, int] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def watch(self, name: str, pid: int) -> None:
-        self._watched[name] = pid
-
-    def forget(self, name: str) -> None:
-        self._watched.pop(name, None)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.25):
-            for name, pid in list(self._watched.items()):
-                try:
-                    root = psutil.Process(pid)
-                    rss = sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
-                except psutil.Error:
-                    continue
-                self.peaks[name] = max(self.peaks.get(name, 0), rss)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def first_answer(url: str, process: Process, message: str, timeout: float = 300) -> float:
-    """Seconds until the REST channel answers `message` (the clock started when the process did)."""
-    body = json.dumps({"sender": f"bench-ready-{uuid.uuid4().hex[:8]}", "message": message}).encode()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.popen.poll() is not None:
-            raise RuntimeError(f"{process.name} exited during start-up; see {process.log_path}:\n{process.log_tail()}")
-        try:
-            request = urllib.request.Request(f"{url}/webhooks/rest/webhook", body,
-                                             {"Content-Type": "application/json", **REST_HEADERS})
-            with urllib.request.urlopen(request, timeout=30) as response:
-                if response.status == 200 and json.loads(response.read()):
-                    return time.monotonic() - process.started
-        except (OSError, urllib.error.HTTPError, ValueError):
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{process.name} gave no answer within {timeout:.0f} s")
-
-
-def start(process: Process, rss: PeakRss, key: str, ready_message: str | None = None,
-          wait: bool = True) -> float | None:
-    process.started = time.monotonic()
-    process.start()
-    rss.watch(key, process.popen.pid)
-    if ready_message is not None:
-        return first_answer(process.health_url.rstrip("/"), process, ready_message)
-    if wait:
-        process.wait_ready()
-    return None
-
-
-def bare_model() -> Path:
-    """The starter bot's model, trained once and cached (`rasa init` trains it)."""
-    models = sorted((BARE_DIR / "models").glob("*.tar.gz")) if BARE_DIR.exists() else []
-    if models:
-        return models[-1]
-    log(f"generating the bare bot with `rasa init --no-prompt` in {BARE_DIR.relative_to(ROOT)} (trains once) ...")
-    BARE_DIR.mkdir(parents=True, exist_ok=True)
-    subprocess.run([str(BIN / "rasa"), "init", "--no-prompt", "--init-dir", str(BARE_DIR)], cwd=BARE_DIR,
-                   env=base_env(), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return sorted((BARE_DIR / "models").glob("*.tar.gz"))[-1]
-
-
-def bare_rasa(model: Path, env: dict, log_dir: Path, endpoints: Path) -> Process:
-    credentials = BENCH_DIR / "bare-credentials.yml"
-    credentials.write_text("rest:\n")  # the same channel as ours: REST only
-    port = free_port()
-    command = [str(BIN / "rasa"), "run", "--model", str(model), "--endpoints", str(endpoints),
-               "--credentials", str(credentials), "--port", str(port)]
-    return Process("bare Rasa", command, env, f"http://127.0.0.1:{port}/", log_dir / f"bare-rasa-{port}.log")
-
-
-def bare_storage_endpoints(database_url: str, redis_url: str, prefix: str) -> Path:
-    from sqlalchemy.engine import make_url
-
-    db, redis_db = make_url(database_url), urllib.parse.urlsplit(redis_url)
-    path = BENCH_DIR / "bare-endpoints-postgres.yml"
-    path.write_text(
-        "tracker_store:\n  type: SQL\n  dialect: postgresql\n"
-        f"  url: {db.host}\n  port: {db.port or 5432}\n  db: {db.database}\n  username: {db.username}\n"
-        + (f"  password: {db.password}\n" if db.password else "")
-        + "lock_store:\n  type: redis\n"
-        f"  url: {redis_db.hostname}\n  port: {redis_db.port or 6379}\n  db: {redis_db.path.lstrip('/') or 0}\n"
-        f"  key_prefix: {prefix}\n")
-    return path
-
-
-# --- profiling ------------------------------------------------------------------------------------
-
-class Profiler:
-    """py-spy record (raw collapsed stacks) of running processes, stopped on demand."""
-
-    def __init__(self, targets: dict[str, int], out_dir: Path, prefix: str) -> None:
-        self.children = {}
-        for name, pid in targets.items():
-            out = out_dir / f"{prefix}_profile_{name}.txt"
-            self.children[name] = (out, subprocess.Popen(
-                [str(BIN / "py-spy"), "record", "--pid", str(pid), "--format", "raw", "--rate", "200",
-                 "--output", str(out), "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
-
-    def stop(self) -> dict:
-        summaries = {}
-        for name, (out, child) in self.children.items():
-            child.send_signal(signal.SIGINT)
-            try:
-                child.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-            summaries[name] = summarise_profile(out) if out.exists() else {"error": child.stderr.read().decode()[-500:]}
-        return summaries
-
-
-def _package(frame: str) -> str:
-    """Top-level package of a py-spy frame "function (path/to/file.py:line)"."""
-    path = frame[frame.rfind("(") + 1:].rsplit(":", 1)[0]
-    return path.split("/")[0].removesuffix(".py") if "/" in path else path
-
-
-OUR_PACKAGES = {"bot", "knowledge", "actions", "clinic", "storage"}
-ENTRY_FRAMES = ("handle_message (rasa/core/agent.py", "run (rasa_sdk/executor.py")
-
-
-def summarise_profile(path: Path) -> dict:
-    """Where CPU samples were: self time by package (the innermost frame), and the frames most
-    often on the stack (inclusive), leaving out those under every request (server loop)."""
-    total, self_time, inclusive = 0, Counter(), Counter()
-    for line in path.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        n, frames = int(count), stack.split(";")
-        total += n
-        self_time[_package(frames[-1])] += n
-        for frame in set(frames):
-            inclusive[frame] += n
-    share = lambda n: round(100 * n / total, 1) if total else 0.0  # noqa: E731
-    # Frames below the request handler (Rasa's agent, the SDK's executor), not the server loop.
-    entry = max((n for f, n in inclusive.items() if f.startswith(ENTRY_FRAMES)), default=total)
-    busy = [(f, n) for f, n in inclusive.most_common() if n < entry or f.startswith(ENTRY_FRAMES)]
-    return {"samples": total, "self_pct_by_package": {k: share(v) for k, v in self_time.most_common(12)},
-            "inclusive_pct": {f: share(n) for f, n in busy[:25]},
-            "ours_inclusive_pct": {f: share(n) for f, n in [x for x in busy if _package(x[0]) in OUR_PACKAGES][:12]},
-            "raw": str(path.relative_to(ROOT))}
-
-
-# --- training -------------------------------------------------------------------------------------
-
-def timed(command: list[str], cwd: Path, env: dict, label: str, log_path: Path) -> float:
-    log(f"training {label}: {' '.join(command[1:3])} ...")
-    started = time.monotonic()
-    # Output to a file: Rasa's progress bars would fill a pipe and stall the training.
-    with open(log_path, "wb") as output:
-        child = subprocess.Popen(command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT)
-        next_report = 30
-        while child.poll() is None:
-            time.sleep(1)
-            if time.monotonic() - started >= next_report:
-                log(f"  {label}: {next_report} s")
-                next_report += 30
-    if child.returncode:
-        raise RuntimeError(f"{label} failed (exit {child.returncode}); see {log_path}")
-    return time.monotonic() - started
-
-
-def training_times(log_dir: Path) -> dict:
-    with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
-        tmp = Path(tmp)
-        # A fresh cache each: --force retrains every component anyway; nothing shared with `make train`.
-        env = base_env(RASA_CACHE_DIRECTORY=str(tmp / "cache"))
-        bare = timed([str(BIN / "rasa"), "train", "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
-                      "--out", str(tmp / "bare"), "--force"], BARE_DIR, env, "bare", log_dir / "train-bare.log")
-        spacy = timed([sys.executable, "-c", "import sys; from pathlib import Path; "
-                       "from knowledge.nlp.pipeline import save_pipeline; save_pipeline(Path(sys.argv[1]))",
-                       str(tmp / "spacy")], ROOT, env, "ours: spaCy pipeline", log_dir / "train-spacy.log")
-        rasa = timed([str(BIN / "rasa"), "train", "--config", "bot/config.yml", "--domain", "bot/domain", "--data",
-                      "nlu_data", "--out", str(tmp / "ours"), "--fixed-model-name", "triage", "--force"],
-                     ROOT, env, "ours: rasa train", log_dir / "train-ours.log")
-    return {"bare_s": round(bare, 1), "ours_s": round(spacy + rasa, 1), "ours_spacy_s": round(spacy, 1),
-            "ours_rasa_train_s": round(rasa, 1)}
-
-
-# --- the run --------------------------------------------------------------------------------------
 
 def load_average() -> dict:
     one, five, fifteen = os.getloadavg()
@@ -561,104 +141,12 @@ def measure(args, log_dir: Path) -> tuple[dict, dict]:
             for process in reversed(processes):
                 process.stop()
             rss.stop()
-            _delete_keys(args.redis_url, f"{limit_prefix}*")
-            _delete_keys(args.redis_url, f"{lock_prefix}:*")
+            delete_keys(args.redis_url, f"{limit_prefix}*")
+            delete_keys(args.redis_url, f"{lock_prefix}:*")
     mb = lambda key: round(rss.peaks.get(key, 0) / 2**20)  # noqa: E731
     bare.update(peak_rss_mb=mb("bare"), peak_rss_pg_replicas_mb=[mb("bare-pg-1"), mb("bare-pg-2")])
     ours.update(peak_rss_mb=mb("ours"), peak_rss_second_replica_mb=mb("ours-2"), action_server_peak_rss_mb=mb("actions"))
     return bare, ours
-
-
-def _delete_keys(redis_url: str, pattern: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    try:
-        for key in client.scan_iter(pattern):
-            client.delete(key)
-    finally:
-        client.close()
-
-
-def verdict(kind: str, op: str, limit: float, value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    return "ok" if (value <= limit if op == "<=" else value >= limit) else "MISSED"
-
-
-def compare(bare: dict, ours: dict, training: dict | None) -> list[dict]:
-    def ratio(a, b):
-        return round(a / b, 2) if a is not None and b else None
-
-    speedup = lambda r: ratio(r["pg_two_replicas"]["throughput_tps"], r["pg_one_replica"]["throughput_tps"])  # noqa: E731
-    rows = []
-    for label, key in (("turn p50 (ms)", "p50_ms"), ("turn p95 (ms)", "p95_ms"), ("turn p99 (ms)", "p99_ms")):
-        b, o = bare["sequential"][key], ours["sequential"][key]
-        rows.append({"metric": label, "bare": b, "ours": o, "ratio": ratio(o, b),
-                     "target": "<= 1.3x" if key == "p95_ms" else "", "id": "turn_p95" if key == "p95_ms" else None})
-    bc, oc = bare["concurrent"], ours["concurrent"]
-    rows += [
-        {"metric": "throughput @50 (turns/s)", "bare": bc["throughput_tps"], "ours": oc["throughput_tps"],
-         "ratio": ratio(oc["throughput_tps"], bc["throughput_tps"]), "target": ">= 0.8x", "id": "throughput"},
-        {"metric": "errors @50", "bare": bc["errors"], "ours": oc["errors"], "ratio": None, "target": "0",
-         "id": "errors"},
-        {"metric": "turn p95 @50 (ms)", "bare": bc["p95_ms"], "ours": oc["p95_ms"], "ratio": ratio(oc["p95_ms"], bc["p95_ms"]),
-         "target": "", "id": None},
-        {"metric": "2 replicas / 1 (throughput)", "bare": speedup(bare), "ours": speedup(ours), "ratio": None,
-         "target": ">= 1.7", "id": "replica_speedup"},
-        {"metric": "peak RSS, Rasa (MB)", "bare": bare["peak_rss_mb"], "ours": ours["peak_rss_mb"],
-         "ratio": ratio(ours["peak_rss_mb"], bare["peak_rss_mb"]), "target": "<= 1.1x", "id": "peak_rss"},
-        {"metric": "start to first answer (s)", "bare": bare["ready_s"], "ours": ours["ready_s"],
-         "ratio": ratio(ours["ready_s"], bare["ready_s"]), "target": "<= 30 s", "id": "ready_s"},
-    ]
-    if training:
-        rows.append({"metric": "full training (s)", "bare": training["bare_s"], "ours": training["ours_s"],
-                     "ratio": ratio(training["ours_s"], training["bare_s"]), "target": "<= 300 s", "id": "training_s"})
-    for row in rows:
-        if row["id"]:
-            kind, op, limit = TARGETS[row["id"]]
-            value = row["ratio"] if kind == "ratio" else row["ours"]
-            row["verdict"] = verdict(kind, op, limit, value)
-    return rows
-
-
-def print_table(rows: list[dict]) -> None:
-    print(f"\n{'metric':<30}{'bare':>10}{'ours':>10}{'ours/bare':>11}  {'target':<9}{'':>7}")
-    for row in rows:
-        cells = ["" if row[k] is None else row[k] for k in ("bare", "ours", "ratio")]
-        print(f"{row['metric']:<30}{cells[0]!s:>10}{cells[1]!s:>10}{cells[2]!s:>11}  {row['target']:<9}"
-              f"{row.get('verdict', ''):>7}")
-
-
-def plot(bare: dict, ours: dict, clients: int, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for label, data in (("bare (in-memory)", bare["sequential"]), ("bare (PostgreSQL+Redis)", bare["pg_sequential"]),
-                        ("ours (PostgreSQL+Redis)", ours["sequential"])):
-        values = sorted(data["latencies_ms"])
-        left.plot(values, [(i + 1) / len(values) for i in range(len(values))], label=label)
-    left.set_xscale("log")
-    left.set_xlabel("turn latency (ms, log)")
-    left.set_ylabel("fraction of turns")
-    left.set_title("Sequential turns (CDF)")
-    left.grid(alpha=0.3)
-    left.legend(fontsize=8)
-    series = [("bare", bare["concurrent"]), ("bare PG\n1 replica", bare["pg_one_replica"]),
-              ("bare PG\n2 replicas", bare["pg_two_replicas"]), ("ours\n1 replica", ours["concurrent"]),
-              ("ours\n2 replicas", ours["pg_two_replicas"])]
-    right.boxplot([s["latencies_ms"] or [0] for _, s in series], labels=[name for name, _ in series],
-                  showfliers=False, whis=(5, 95))
-    right.set_yscale("log")
-    right.set_ylabel("turn latency (ms, log; whiskers p5-p95)")
-    right.set_title(f"{clients} concurrent conversations")
-    right.grid(alpha=0.3, axis="y")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def main() -> int:
@@ -667,7 +155,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=50, help="concurrent conversations (default 50)")
     parser.add_argument("--turns-each", type=int, default=10, help="turns per concurrent patient and round (default 10)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of each concurrent run, alternating (default 2)")
-    parser.add_argument("--redis-url", default=os.environ.get("CLINIC_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12"))
+    parser.add_argument("--redis-url", default=ToolSettings().bench_redis_url)
     parser.add_argument("--no-training", action="store_true", help="skip the two full trainings")
     parser.add_argument("--profile", action="store_true", help="py-spy our Rasa and action server")
     parser.add_argument("--name", default="rasa_latency", help="results/bench/NAME.json and .png (default rasa_latency)")

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import re
 import statistics
@@ -52,7 +51,6 @@ STATUSES = ("present", "absent", "past", "hypothetical", "other")
 ESCALATING = ("emergency", "urgent")
 MAX_TURNS = 40
 HEDGES = ("not sure", "maybe? hard to say", "kind of, i dont know")
-EXTRA_KEYS = {"age", "duration", "side", "callback"}
 # The benchmark sends many messages from one address.
 BENCH_ENV = {"CLINIC_RATE_LIMIT_PER_MINUTE": "100000", "CLINIC_RATE_LIMIT_BURST": "100000",
              "CLINIC_RATE_LIMIT_IP_PER_MINUTE": "100000", "CLINIC_RATE_LIMIT_IP_BURST": "100000"}
@@ -305,10 +303,9 @@ def start_servers():
     database = log_dir / "bench.sqlite"
     env = base_env(CLINIC_DATABASE_URL=f"sqlite:///{database}", **BENCH_ENV)
     env.pop("CLINIC_REDIS_URL", None)
-    from storage.cli import main as storage_main  # noqa: PLC0415
+    from storage.migrate import upgrade  # noqa: PLC0415
 
-    os.environ["CLINIC_DATABASE_URL"] = env["CLINIC_DATABASE_URL"]
-    storage_main(["migrate"])
+    upgrade(env["CLINIC_DATABASE_URL"])
     print(f"starting the action server and Rasa (logs in {log_dir}) ...", file=sys.stderr)
     return start_bot(log_dir, env)
 

@@ -22,6 +22,11 @@ def environment() -> Mapping[str, str]:
     return os.environ
 
 
+def child_environment(**overrides: str) -> dict[str, str]:
+    """This process's environment with `overrides`, for a process it starts (servers, Rasa)."""
+    return {**os.environ, **overrides}
+
+
 def _var_dir() -> Path:
     return Path(os.environ.get("CLINIC_VAR_DIR", "").strip() or REPO_ROOT / "var")
 
@@ -29,7 +34,20 @@ def _var_dir() -> Path:
 VAR_DIR = _var_dir()
 
 
-class Settings(BaseSettings):
+class _FromEnvironment(BaseSettings):
+    class Config:
+        env_prefix = "CLINIC_"
+        anystr_strip_whitespace = True
+
+        @classmethod
+        def customise_sources(cls, init_settings, env_settings, file_secret_settings):
+            def env_without_blanks(settings: BaseSettings) -> Dict[str, Any]:
+                return {key: value for key, value in env_settings(settings).items()
+                        if not (isinstance(value, str) and not value.strip())}
+            return init_settings, env_without_blanks, file_secret_settings
+
+
+class Settings(_FromEnvironment):
     # Storage: SQLite file by default, PostgreSQL when CLINIC_DATABASE_URL says so.
     database_url: str = Field(default_factory=lambda: f"sqlite:///{VAR_DIR / 'clinic.db'}")
     # Redis: lock store and shared rate limits for several Rasa replicas; unset = in-memory.
@@ -109,20 +127,20 @@ class Settings(BaseSettings):
     admin_password: str | None = None
     user: str = Field("unknown", env="USER")
 
-    class Config:
-        env_prefix = "CLINIC_"
-        anystr_strip_whitespace = True
-
-        @classmethod
-        def customise_sources(cls, init_settings, env_settings, file_secret_settings):
-            def env_without_blanks(settings: BaseSettings) -> Dict[str, Any]:
-                return {key: value for key, value in env_settings(settings).items()
-                        if not (isinstance(value, str) and not value.strip())}
-            return init_settings, env_without_blanks, file_secret_settings
-
     @property
     def allowed_socket_origins(self) -> Tuple[str, ...]:
         return tuple(origin.strip().rstrip("/") for origin in self.socket_origins.split(",") if origin.strip())
+
+
+class ToolSettings(_FromEnvironment):
+    """What the dependency audit, the benchmarks and the test helpers read; no process of the
+    product does, so none of it is in Settings."""
+    # scripts/audit.py: no vulnerability data reachable is a warning, not a failure (`make test`).
+    audit_allow_offline: bool = False
+    # benchmarks/rasa_latency.py: the Redis database its bots share (flushed of their keys after).
+    bench_redis_url: str = "redis://127.0.0.1:6379/12"
+    # testing/synthetic.py: a PostgreSQL account that may create and drop throwaway databases.
+    test_postgres_url: str = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
 
 def _local_secret_key() -> str:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import subprocess
 import sys
@@ -29,6 +28,10 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from clinic.settings import ToolSettings  # noqa: E402
+
 VENV = ROOT / "build" / "audit-venv"
 LOCK = ROOT / "requirements" / "lock.txt"
 ACCEPTED_DOC = ROOT / "docs" / "audit.md"
@@ -86,7 +89,7 @@ def main() -> int:
         print(f"NOT AUDITED: no vulnerability data could be reached ({skipped[0]['skip_reason']}).\n"
               "pip-audit needs https://pypi.org/pypi/<name>/<version>/json or https://api.osv.dev; "
               "run it where they can be reached.")
-        return 0 if os.environ.get("CLINIC_AUDIT_ALLOW_OFFLINE") == "1" else 3
+        return 0 if ToolSettings().audit_allow_offline else 3
     for dep in skipped:
         print(f"  not audited: {dep['name']} ({dep['skip_reason']})")
     new = 0

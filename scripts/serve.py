@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from clinic.settings import Settings, environment, get_settings  # noqa: E402
+from clinic.settings import Settings, child_environment, environment, get_settings  # noqa: E402
 
 BIN = Path(sys.executable).parent
 READY_TIMEOUT_SECONDS = 180
@@ -56,7 +56,7 @@ def answers(url: str) -> bool:
 
 def main() -> int:
     settings = get_settings()
-    env = dict(environment(), PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false")
+    env = child_environment(PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false")
     env.setdefault("CLINIC_ACTION_SERVER_URL",
                    local_url(settings.sanic_host, settings.actions_port) + "/webhook")
     env.setdefault("CLINIC_ACTION_SERVER_TOKEN", "")

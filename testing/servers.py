@@ -17,6 +17,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from clinic.settings import child_environment
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 MODEL = ROOT / "models" / "triage.tar.gz"
@@ -43,8 +45,8 @@ def answers(url: str) -> bool:
 
 
 def base_env(**overrides: str) -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", CLINIC_ACTION_TIMEOUT_SECONDS="5",
-               RASA_TELEMETRY_ENABLED="false")
+    env = child_environment(PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", CLINIC_ACTION_TIMEOUT_SECONDS="5",
+                            RASA_TELEMETRY_ENABLED="false")
     env.setdefault("CLINIC_ACTION_SERVER_TOKEN", "")  # Rasa's endpoints.yml refers to it
     env["CLINIC_REST_SERVICE_KEY"] = REST_SERVICE_KEY
     env.update(overrides)

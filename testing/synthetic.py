@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -17,12 +16,12 @@ import psycopg2
 from sqlalchemy import insert, text
 from sqlalchemy.engine import Connection, make_url
 
+from clinic.settings import ToolSettings
 from storage.db import dispose_engine
 from storage.migrate import upgrade
 from storage.models import Event, metadata
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "CLINIC_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = ToolSettings().test_postgres_url
 
 
 # --- events -----------------------------------------------------------------------------------

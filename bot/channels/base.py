@@ -1,24 +1,25 @@
-"""What every clinic input channel shares: a blueprint with a health route (GET /), POST /webhook
-behind the size guard, verify-then-handle, one rate limiter and one replay guard per channel, the
-platform API client made once (inside the server's loop) and closed when the server stops, and
-one way to run a turn.
+"""What every clinic input channel shares: one way to be built from the credentials file, a
+blueprint with a health route (GET /), POST /webhook behind the size guard, verify-then-handle,
+one rate limiter and one replay guard per channel, the platform API client made once (inside the
+server's loop) and closed when the server stops, and one way to run a turn. Limits are read from
+the one settings object (clinic/settings.py).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Awaitable, Callable, Dict, Mapping, Optional
 
 from rasa.core.channels.channel import UserMessage
 from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.config import ChannelLimits, get_limits
 from bot.channels.ratelimit import RateLimiter
 from bot.channels.rendering import failure_messages
 from bot.channels.replay import ReplayGuard
 from bot.channels.validation import error_response, guarded, webhook_blueprint
+from clinic.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -52,20 +53,34 @@ def auth_failure(credential_present: bool) -> HTTPResponse:
 
 class ClinicChannel:
     """Mixed in before the Rasa channel class it extends. A channel implements ``handle`` (and
-    ``authenticate`` when its platform signs requests); ``make_api_client``/``close_api_client`` when it
-    calls a platform API; ``add_routes`` for routes besides POST /webhook."""
+    ``authenticate`` when its platform signs requests); ``configure`` for credentials Rasa's class
+    does not read; ``make_api_client``/``close_api_client`` when it calls a platform API;
+    ``add_routes`` for routes besides POST /webhook."""
 
     name: Callable[[], str]  # the Rasa channel class's
-    limits: ChannelLimits
+    settings: Settings  # read when the routes are built
+    api_url: Optional[str] = None  # the platform's API: a local server, or a fake one in tests
     _api: Any = None
     _limiter: Optional[RateLimiter] = None
     _replays: Optional[ReplayGuard] = None
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> Any:
+        """Rasa's class reads its platform's keys (and refuses missing credentials); then
+        ``configure`` reads and checks the rest."""
+        channel = super().from_credentials(credentials)  # the Rasa class after this one
+        channel.configure(credentials or {})
+        return channel
+
+    def configure(self, credentials: Mapping[str, Any]) -> None:
+        """The credentials Rasa's class does not read: ``api_url`` on every channel."""
+        self.api_url = credentials.get("api_url") or self.api_url
 
     @property
     def limiter(self) -> RateLimiter:
         """Made on first use (reading the settings then), shared by the channel's requests."""
         if self._limiter is None:
-            self._limiter = RateLimiter(get_limits(), self.name())
+            self._limiter = RateLimiter(get_settings(), self.name())
         return self._limiter
 
     @property
@@ -103,7 +118,7 @@ class ClinicChannel:
         webhook = webhook_blueprint(f"clinic_{self.name()}_webhook", type(self).__module__)
 
         @webhook.route("/webhook", methods=["POST"])
-        @guarded(self.limits.max_body_bytes)
+        @guarded(self.settings.max_body_bytes)
         async def receive(request: Request) -> HTTPResponse:
             failure = self.authenticate(request)
             return failure if failure is not None else await self.handle(request, on_new_message)
@@ -111,7 +126,7 @@ class ClinicChannel:
         return webhook
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        self.limits = get_limits()
+        self.settings = get_settings()
         webhook = self.make_blueprint(on_new_message)
         self.add_routes(webhook, on_new_message)
 

@@ -64,16 +64,7 @@ class ClinicMessengerOutput(BufferedOutput):
 
 
 class ClinicFacebookInput(MessagingChannel, FacebookInput):
-    @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> "ClinicFacebookInput":
-        channel = super().from_credentials(credentials)  # raises without credentials
-        channel.api_url = credentials.get("api_url") or GRAPH_API_URL
-        return channel
-
-    def __init__(self, fb_verify: str, fb_secret: str, fb_access_token: str,
-                 api_url: str = GRAPH_API_URL) -> None:
-        super().__init__(fb_verify, fb_secret, fb_access_token)
-        self.api_url = api_url
+    api_url = GRAPH_API_URL
 
     def make_api_client(self) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(timeout=API_TIMEOUT)

@@ -19,8 +19,8 @@ from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from bot.channels.config import ChannelLimits
 from bot.redis_fallback import TIMEOUT_SECONDS, RedisFallback
+from clinic.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -47,12 +47,12 @@ NOTICE_RULE = Rule("notice", per_minute=1, burst=1)
 
 
 class RateLimiter:
-    def __init__(self, limits: ChannelLimits, channel: str) -> None:
-        self.sender_rule = Rule("sender", limits.sender_per_minute, limits.sender_burst)
-        self.ip_rule = Rule("ip", limits.ip_per_minute, limits.ip_burst)
-        self.redis_url = limits.redis_url
-        self.namespace = f"{limits.redis_key_prefix}{channel}:"
-        self.fallback = RedisFallback("Rate limits", bool(limits.redis_url), logger)
+    def __init__(self, settings: Settings, channel: str) -> None:
+        self.sender_rule = Rule("sender", settings.rate_limit_per_minute, settings.rate_limit_burst)
+        self.ip_rule = Rule("ip", settings.rate_limit_ip_per_minute, settings.rate_limit_ip_burst)
+        self.redis_url = settings.redis_url
+        self.namespace = f"{settings.rate_limit_prefix}{channel}:"
+        self.fallback = RedisFallback("Rate limits", bool(settings.redis_url), logger)
         self._memory_storage = MemoryStorage()
         self._memory = MovingWindowRateLimiter(self._memory_storage)
         self._redis_storage: Optional[RedisStorage] = None

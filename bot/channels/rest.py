@@ -72,7 +72,7 @@ class ClinicRestInput(ClinicChannel, RestInput):
         if rasa.utils.endpoints.bool_arg(request, "stream", default=False):
             raise InvalidPayload("streamed responses are not offered; drop ?stream")
         payload = parse_json_object(request.body)
-        text = valid_message(payload.get("message"), self.limits.max_message_chars)
+        text = valid_message(payload.get("message"), self.settings.max_message_chars)
         metadata = valid_metadata(payload.get("metadata"))
         try:
             conversation = self.conversation(request, payload)

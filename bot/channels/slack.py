@@ -58,14 +58,6 @@ class ClinicSlackOutput(BufferedOutput):
 
 
 class ClinicSlackInput(MessagingChannel, SlackInput):
-    api_url: Optional[str] = None  # a fake Slack API in tests
-
-    @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> "ClinicSlackInput":
-        channel = super().from_credentials(credentials)  # raises without credentials
-        channel.api_url = credentials.get("api_url")
-        return channel
-
     def make_api_client(self) -> AsyncWebClient:
         # Without a session of its own, the client opens one per call: nothing to close.
         if self.api_url:

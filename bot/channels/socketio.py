@@ -70,10 +70,10 @@ class ClinicSocketIOInput(ClinicChannel, SocketIOInput):
         webhook = SocketIOInput.blueprint(self, on_new_message)  # Rasa's socket.io server
         sio, namespace = self.sio, self.namespace
         conversations = WebConversations(self.name())
-        sio.eio.max_http_buffer_size = self.limits.max_body_bytes
+        sio.eio.max_http_buffer_size = self.settings.max_body_bytes
         # Rasa builds the server with cors_allowed_origins=[], which turns Origin checks off.
-        if self.limits.socket_origins:
-            sio.eio.cors_allowed_origins = list(self.limits.socket_origins)
+        if self.settings.allowed_socket_origins:
+            sio.eio.cors_allowed_origins = list(self.settings.allowed_socket_origins)
 
         # Registering the same events again replaces Rasa's handlers for them.
         @sio.on("session_request", namespace=namespace)
@@ -107,7 +107,7 @@ class ClinicSocketIOInput(ClinicChannel, SocketIOInput):
                 sender_id = sid
                 if self.session_persistence:
                     sender_id = await self._bound_conversation(sid, data.get("session_id"))
-                text = valid_message(data.get("message"), self.limits.max_message_chars)
+                text = valid_message(data.get("message"), self.settings.max_message_chars)
                 metadata = valid_metadata(data.get(self.metadata_key))
             except InvalidPayload as error:
                 await sio.emit(INPUT_ERROR_EVENT, {"error": str(error)}, room=sid,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from aiogram import Bot
 from aiogram.bot.api import TELEGRAM_PRODUCTION, TelegramAPIServer
@@ -53,24 +53,14 @@ class ClinicTelegramOutput(BufferedOutput):
 
 
 class ClinicTelegramInput(MessagingChannel, TelegramInput):
-    @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> "ClinicTelegramInput":
-        if not credentials:
-            cls.raise_missing_credentials_exception()
-        return cls(credentials.get("access_token"), credentials.get("verify"),
-                   credentials.get("webhook_url"), secret_token=credentials.get("secret_token"),
-                   api_url=credentials.get("api_url"))
-
-    def __init__(self, access_token: Optional[str], verify: Optional[str],
-                 webhook_url: Optional[str], secret_token: Optional[str] = None,
-                 api_url: Optional[str] = None) -> None:
-        super().__init__(access_token, verify, webhook_url, debug_mode=False)
-        if not secret_token or not _SECRET_TOKEN.fullmatch(secret_token):
+    def configure(self, credentials: Mapping[str, Any]) -> None:
+        super().configure(credentials)
+        secret_token = credentials.get("secret_token")
+        if not isinstance(secret_token, str) or not _SECRET_TOKEN.fullmatch(secret_token):
             raise InvalidConfigException(
                 "telegram: secret_token (TELEGRAM_SECRET_TOKEN) must be 1-256 characters "
                 "of A-Z a-z 0-9 _ -")
         self.secret_token = secret_token
-        self.api_url = api_url  # a local Bot API server, or a fake one in tests
 
     def make_api_client(self) -> Bot:
         server = (TelegramAPIServer.from_base(self.api_url) if self.api_url

@@ -11,7 +11,7 @@ mapped to the button's payload. Senders prefixed ``whatsapp:`` are answered on W
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Optional
+from typing import Any, Mapping, Optional
 from urllib.parse import parse_qs, urlsplit
 
 from rasa.core.channels.twilio import TwilioInput
@@ -60,30 +60,19 @@ class ClinicTwilioOutput(BufferedOutput):
 
 
 class ClinicTwilioInput(MessagingChannel, TwilioInput):
-    @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> "ClinicTwilioInput":
-        if not credentials:
-            cls.raise_missing_credentials_exception()
-        return cls(credentials.get("account_sid"), credentials.get("auth_token"),
-                   credentials.get("twilio_number"),
-                   whatsapp_number=credentials.get("twilio_whatsapp_number"),
-                   webhook_url=credentials.get("webhook_url"),
-                   api_url=credentials.get("api_url"))
-
-    def __init__(self, account_sid: Optional[str], auth_token: Optional[str],
-                 twilio_number: Optional[str], whatsapp_number: Optional[str] = None,
-                 webhook_url: Optional[str] = None, api_url: Optional[str] = None) -> None:
-        super().__init__(account_sid, auth_token, twilio_number, debug_mode=False)
-        if not webhook_url or not urlsplit(webhook_url).scheme.startswith("http") \
+    def configure(self, credentials: Mapping[str, Any]) -> None:
+        super().configure(credentials)
+        webhook_url = credentials.get("webhook_url")
+        if not isinstance(webhook_url, str) or not urlsplit(webhook_url).scheme.startswith("http") \
                 or not urlsplit(webhook_url).netloc:
             # The URL the server sees comes from the request (Host, X-Forwarded-Host): a client
             # would choose what the signature is checked against.
             raise InvalidConfigException(
                 "twilio: webhook_url (TWILIO_WEBHOOK_URL) must be set to the public https URL "
                 "configured in Twilio for this webhook")
-        self.whatsapp_number = whatsapp_number or f"{WHATSAPP_PREFIX}{twilio_number}"
+        self.whatsapp_number = credentials.get("twilio_whatsapp_number") or \
+            f"{WHATSAPP_PREFIX}{self.twilio_number}"
         self.webhook_url = webhook_url  # the public URL Twilio calls (signed by Twilio)
-        self.api_url = api_url  # a fake Twilio API in tests
 
     def make_api_client(self) -> Client:
         """On Twilio's aiohttp transport, made inside the server's event loop."""

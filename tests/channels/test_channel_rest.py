@@ -25,10 +25,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from bot.channels.config import get_limits
 from bot.channels.rendering import FALLBACK_TEXT
 from bot.channels.rest import ID_HEADER, TOKEN_HEADER, ClinicRestInput
 from bot.channels.web_conversations import TOKEN_SALT
+from clinic.settings import get_settings
 
 WEBHOOK = "/webhooks/rest/webhook"
 
@@ -142,7 +142,7 @@ BAD_PAYLOADS = [
     pytest.param({"sender": "s", "message": 5}, id="number-message"),
     pytest.param({"sender": "s", "message": ["hi"]}, id="list-message"),
     pytest.param({"sender": "s", "message": NESTED}, id="object-message"),
-    pytest.param({"sender": "s", "message": "x" * (get_limits().max_message_chars + 1)}, id="long-message"),
+    pytest.param({"sender": "s", "message": "x" * (get_settings().max_message_chars + 1)}, id="long-message"),
     pytest.param({"sender": "s", "message": "hi", "metadata": "{not json"}, id="metadata-text"),
     pytest.param({"sender": "s", "message": "hi", "metadata": [1]}, id="metadata-list"),
     pytest.param({"sender": "s", "message": "hi", "metadata": {"x": NESTED}},

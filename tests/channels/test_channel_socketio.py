@@ -10,8 +10,8 @@ import requests
 import socketio
 from channel_harness import CRASH, EMERGENCY, FOLLOW_UP, QUESTION, LiveServer, emergency_line, wait_for
 
-from bot.channels.config import get_limits
 from bot.channels.socketio import ClinicSocketIOInput
+from clinic.settings import get_settings
 
 CREDENTIALS = {"user_message_evt": "user_uttered", "bot_message_evt": "bot_uttered",
                "session_persistence": True}
@@ -179,7 +179,7 @@ def test_start_again_binds_the_socket_to_a_new_conversation(
     pytest.param({"message": "hi"}, id="no-session"),
     pytest.param({"message": "hi", "session_id": "bad id!"}, id="bad-session"),
     pytest.param({"message": "hi", "session_id": "twilio:+447700900123"}, id="session-of-a-messaging-channel"),
-    pytest.param({"message": "x" * (get_limits().max_message_chars + 1), "session_id": "session-1"}, id="too-long"),
+    pytest.param({"message": "x" * (get_settings().max_message_chars + 1), "session_id": "session-1"}, id="too-long"),
     pytest.param({"message": "hi", "session_id": "session-1", "metadata": "{oops"},
                  id="metadata-text"),
 ])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from testing.fuzz import FakePlatformAPI, hostile_env, start_hostile_stack
+from testing.fuzz.stack import FakePlatformAPI, hostile_env, start_hostile_stack
 from testing.servers import MODEL
 from testing.synthetic import temporary_database
 

@@ -3,7 +3,7 @@ REST, socket.io and every messaging webhook get generated messages (huge, empty,
 characters, invalid UTF-8, deep nesting, wrong types, HTML/JS, SQL, prompt-like text, 1 MB
 bodies, malformed but correctly signed payloads). No 5xx, no dropped connection, no apology
 from a crashed dialogue, no silence; bodies over the limit get 413; the bot then still answers a
-new patient normally. See testing/fuzz.py for what counts as a problem."""
+new patient normally. See testing/fuzz/ for what counts as a problem."""
 from __future__ import annotations
 
 import json
@@ -15,19 +15,10 @@ import pytest
 import requests
 
 from bot.channels.rendering import RATE_LIMITED_TEXT
-from testing.fuzz import (
-    EMERGENCY_NUMBER,
-    MAX_BODY_BYTES,
-    Case,
-    Tally,
-    answers_normally,
-    big_body,
-    fresh_sender,
-    fuzz_channel,
-    send_rest,
-    send_socketio,
-    send_webhook,
-)
+from testing.fuzz.cases import Case, big_body, fresh_sender
+from testing.fuzz.run import Tally, answers_normally, fuzz_channel
+from testing.fuzz.send import send_rest, send_socketio, send_webhook
+from testing.fuzz.stack import EMERGENCY_NUMBER, MAX_BODY_BYTES
 from testing.servers import REST_HEADERS
 
 pytestmark = [pytest.mark.servers, pytest.mark.slow, pytest.mark.timeout(900)]

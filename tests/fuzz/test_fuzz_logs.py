@@ -15,7 +15,9 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from testing.fuzz import API_TOKEN, SECRETS, Case, fresh_sender, send_socketio, send_webhook
+from testing.fuzz.cases import Case, fresh_sender
+from testing.fuzz.send import send_socketio, send_webhook
+from testing.fuzz.stack import API_TOKEN, SECRETS
 from testing.servers import REST_HEADERS
 from tests.faults.helpers import STAFF_PASSWORD, console_session, create_staff, web_app
 

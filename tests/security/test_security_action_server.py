@@ -91,7 +91,7 @@ def test_rasa_with_the_proposed_endpoint_config_works_without_a_token_and_degrad
     with the variable empty (development) Rasa starts and the action server needs no token; an
     action server wanting a token Rasa does not have refuses every call, and the patient gets
     the degraded reply (the emergency advice still comes from Rasa itself)."""
-    from testing.fuzz import ENDPOINTS_WITH_TOKEN
+    from testing.fuzz.stack import ENDPOINTS_WITH_TOKEN
     from testing.servers import rasa_server, rest_say
     from testing.synthetic import temporary_database
     from tests.faults.helpers import asks, assert_emergency_advice, degraded

@@ -30,7 +30,10 @@ _TEXTABLE = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.F
 
 
 def reachable_in_chat(channel: str | None, conversation_id: str) -> bool:
-    """The clinic can send the check-in in the chat the patient is using."""
+    """The clinic can send the check-in in the chat the patient is using (on Slack, only a
+    conversation with one person: an id with a channel or thread in it is a shared place)."""
+    if channel == "slack" and "_" in conversation_id:
+        return False
     return channel in CHATS_REACHABLE_LATER and not conversation_id.startswith(WHATSAPP_PREFIX)
 
 

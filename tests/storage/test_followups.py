@@ -107,4 +107,6 @@ def test_staff_see_a_masked_number_and_which_chats_can_be_written_to_later():
     assert followups.reachable_in_chat("twilio", "twilio:+447911123456")
     assert not followups.reachable_in_chat("twilio", "twilio:whatsapp:+447911123456")
     assert not followups.reachable_in_chat("facebook", "facebook:123")
+    assert followups.reachable_in_chat("slack", "slack:U0123ABC")
+    assert not followups.reachable_in_chat("slack", "slack:U0123ABC_C0456DEF")   # a channel, not one person
     assert not followups.reachable_in_chat("socketio", "a1b2c3")

@@ -25,6 +25,11 @@ what they do:
    the consent, starting the screen, giving the outcome, recording a handoff) and the patient got
    utter_degraded, their next message runs that step again, then the dialogue goes on as it
    would have (after the consent, the screen starts).
+7. A check-in is offered once, after a self-care or routine outcome with no emergency or urgent
+   advice in the conversation, once consent is settled (action_offer_follow_up, which says
+   nothing when check-ins are off). The next message, if it answers the offer (a yes, a no, a
+   number), goes to action_follow_up; anything else lets the offer lapse and goes on as usual, and
+   new symptoms go to the screen as always.
 """
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Callable, Iterable
 
+from knowledge import follow_up
 from knowledge.conversation import ConversationState, state_from_events
 from knowledge.events import (
     ESCALATE,
@@ -56,6 +62,8 @@ RECORD_HANDOFF = "action_record_handoff"
 RECORD_CONSENT = "action_record_consent"
 CONSENT_FORM = "consent_form"
 TRIAGE_OUTCOME = "action_triage_outcome"
+OFFER_FOLLOW_UP = "action_offer_follow_up"
+FOLLOW_UP = "action_follow_up"
 # Steps the rules do not come back to once their events are lost (a form that was already
 # active is re-run by the rules on the next message anyway).
 RETRIED_STEPS = (RECORD_CONSENT, TRIAGE_FORM, TRIAGE_OUTCOME, RECORD_HANDOFF)
@@ -210,6 +218,21 @@ class View:
         return self.last_action > self.last_user and self.lost == self.previous \
             and last_index(self.events[:self.last_action], "action") < self.last_user
 
+    @cached_property
+    def offers_follow_up(self) -> bool:
+        """A check-in fits: an outcome for a complaint at a level that offers one, no emergency or
+        urgent advice in this conversation, and no offer made yet."""
+        return (not self.announced and not follow_up.offered(self.events) and bool(self.state.complaints)
+                and follow_up.check_in_for(self.state.findings, self.k) is not None)
+
+    @cached_property
+    def answers_follow_up(self) -> bool:
+        """The message answers the offer's open question and reports nothing new."""
+        question = follow_up.open_question(self.events)
+        return (question is not None and self.latest_turn is not None
+                and follow_up.answers(self.latest_turn, question)
+                and not _reported_something_new(self.state_before_message, self.state))
+
     @property
     def opened(self) -> bool:
         return _opened(self.events)
@@ -269,6 +292,7 @@ TABLE: tuple[Row, ...] = (
         lambda v: needs_escalation(v.outcome, v.announced, v.k),
         lambda v: Decision(ESCALATE, end_screen=v.outcome.level == "emergency")),
     Row("retry a lost step", MESSAGE, lambda v: v.lost is not None, lambda v: Decision(v.lost)),
+    Row("an answer to the check-in offer", MESSAGE, lambda v: v.answers_follow_up, _go(FOLLOW_UP)),
     Row("open a bare first message", MESSAGE,
         lambda v: v.first_message and not v.opened and v.intent in OPENED_BY, _go(OPENING)),
     Row("no leaves the callback form", MESSAGE,
@@ -306,10 +330,16 @@ TABLE: tuple[Row, ...] = (
     Row("listen after leaving the callback form", HANDOFF_LEFT, _always, _go(LISTEN)),
     Row("consent after the outcome", TRIAGE_OUTCOME,          # with no complaint there is no outcome
         lambda v: not v.consent_settled and bool(v.state.complaints), _go(CONSENT_FORM)),
+    Row("offer a check-in after consent given after the outcome", RECORD_CONSENT,
+        lambda v: _consent_asked_after_outcome(v.events) and v.offers_follow_up, _go(OFFER_FOLLOW_UP)),
     Row("listen after consent given after the outcome", RECORD_CONSENT,
         lambda v: _consent_asked_after_outcome(v.events), _go(LISTEN)),
+    Row("listen after the check-in offer", OFFER_FOLLOW_UP, _always, _go(LISTEN)),
+    Row("listen after the reply to the offer", FOLLOW_UP, _always, _go(LISTEN)),
     Row("the screen starts after a retried consent", RECORD_CONSENT, lambda v: v.retried, _go(TRIAGE_FORM)),
     Row("listen after a retried outcome", TRIAGE_OUTCOME, lambda v: v.retried, _go(LISTEN)),
+    Row("offer a check-in after the outcome", TRIAGE_OUTCOME, lambda v: v.offers_follow_up,
+        _go(OFFER_FOLLOW_UP)),
     Row("the screen resumes after the callback request", RECORD_HANDOFF,
         lambda v: v.handoff_interrupted_screen, _go(TRIAGE_FORM)),
     Row("listen after a retried callback request", RECORD_HANDOFF, lambda v: v.retried, _go(LISTEN)),

@@ -60,6 +60,12 @@ class Settings(_FromEnvironment):
     clinic_hours: str = Field("Mon-Fri 08:00-18:00", env="CLINIC_HOURS")
     clinic_timezone: str = Field("Europe/London", env="CLINIC_TIMEZONE")
     out_of_hours_message: str = "The clinic is closed right now, so the team will get in touch after it opens"
+    # Check-ins after a self-care or routine outcome, for patients who ask (storage/followups.py):
+    # offered only when on, and sent by `python -m bot.followups send-due` through the SMS gateway
+    # (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_NUMBER) or the patient's Telegram/Slack chat.
+    follow_ups_enabled: bool = False
+    # Numbers typed without a country code are read as this country's (ISO 3166 code).
+    phone_region: str = "GB"
     # Staff console. Empty when unset; the web app and the storage CLI then use with_secret_key().
     secret_key: str = ""
     retention_days: int = 365

@@ -20,6 +20,7 @@ from knowledge.model import (
     FINDING_KINDS,
     LEVELS,
     NODE_TYPES,
+    CheckIn,
     Citation,
     DetectRule,
     Finding,
@@ -286,6 +287,10 @@ def _load_advice(reader: _Reader, sources: dict[str, Source]) -> dict[str, Any]:
     for key in ("title", "emergency", "urgent", "routine", "closing", "book_if", "closing_plan"):
         reader.text(f"safety_net.{key}", safety, key)
     reader.citation("safety_net", safety.get("source"), sources)
+    follow_up = reader.section("follow_up")
+    for key in ("greeting", "ask_fallback", "self_care", "routine", "if_worse"):
+        reader.text(f"follow_up.{key}", follow_up, key)
+    reader.citation("follow_up", follow_up.get("source"), sources)
     return reader.data
 
 
@@ -352,10 +357,32 @@ def _load_presentations(reader: _Reader, findings: dict[str, Finding], plan: dic
         presentations[pid] = Presentation(
             pid, reader.text(pid, body, "name"), when, unless, body["level"], bool(body.get("clinic_order")),
             reader.text(pid, body, "why"), steps, {k: str(v).strip() for k, v in notes.items()}, watch,
-            reader.text(pid, net, "book_if", required=False), tuple(cited), explained_by, bool(body.get("fallback")))
+            reader.text(pid, net, "book_if", required=False), tuple(cited), explained_by, bool(body.get("fallback")),
+            _check_in(reader, pid, body.get("check_in"), sources))
     if sum(p.fallback for p in presentations.values()) != 1:
         raise reader.fail("presentations", "exactly one presentation must be the `fallback`")
     return presentations
+
+
+MAX_CHECK_IN_DAYS = 90
+
+
+def _check_in(reader: _Reader, pid: str, body: Any, sources) -> CheckIn | None:
+    """A presentation's check-in: after how many days, what it asks, and the source of the timing."""
+    if body is None:
+        return None
+    entry = f"{pid}.check_in"
+    if not isinstance(body, dict):
+        raise reader.fail(entry, "expected a mapping (after_days, ask, source)")
+    days = body.get("after_days")
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_CHECK_IN_DAYS:
+        raise reader.fail(entry, f"'after_days' must be a whole number from 1 to {MAX_CHECK_IN_DAYS}")
+    source = body.get("source")
+    base = reader.citation(entry, source, sources)
+    section = str(source.get("section", "")).strip()
+    if base.doc == "self_care_guidance" and not section:
+        raise reader.fail(entry, "a citation of self-care-guidance.md names its section")
+    return CheckIn(days, reader.text(entry, body, "ask"), SourcedClaim(base.doc, base.claim, section))
 
 
 def data_hash(data_dir: Path = DATA_DIR) -> str:

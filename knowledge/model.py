@@ -146,6 +146,14 @@ class SourcedClaim:
 
 
 @dataclass(frozen=True)
+class CheckIn:
+    """When the clinic may check in on a patient who asks for it, and what it asks."""
+    after_days: int
+    ask: str
+    source: SourcedClaim
+
+
+@dataclass(frozen=True)
 class Presentation:
     """What a non-urgent patient most likely has (presentations.yaml) and the advice that fits."""
     id: str
@@ -162,6 +170,7 @@ class Presentation:
     sources: tuple[SourcedClaim, ...]
     explained_by: str = ""
     fallback: bool = False
+    check_in: CheckIn | None = None
 
 
 @dataclass(frozen=True)

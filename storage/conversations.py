@@ -16,6 +16,7 @@ from storage.models import (
     LEVEL_RANKS,
     Conversation,
     Event,
+    FollowUp,
     HandoffRequest,
     Review,
     TriageOutcome,
@@ -26,6 +27,7 @@ from storage.models import (
 _CONVERSATION_TABLES = (
     (TriageOutcome, TriageOutcome.conversation_id),
     (HandoffRequest, HandoffRequest.conversation_id),
+    (FollowUp, FollowUp.conversation_id),
     (Review, Review.conversation_id),
     (Event, Event.sender_id),
     (Conversation, Conversation.sender_id),

@@ -33,6 +33,10 @@ REVIEW_STATUSES = ("new", "reviewed", "follow_up")
 HANDOFF_STATUSES = ("open", "contacted", "closed")
 CONTACT_METHODS = ("phone", "email")
 ROLES = ("clinician", "admin")
+# Check-ins a patient asked for (storage/followups.py): by text message to the number they gave,
+# or in the chat they were using.
+FOLLOW_UP_STATUSES = ("scheduled", "sent", "failed", "cancelled")
+FOLLOW_UP_METHODS = ("sms", "chat")
 
 metadata = MetaData(naming_convention={
     "ix": "ix_%(column_0_label)s",
@@ -172,6 +176,35 @@ class HandoffRequest(Base):
     updated_by = Column(String(320))
 
     __table_args__ = (Index("ix_handoff_requests_status_created", "status", "created_at"),)
+
+
+class FollowUp(Base):
+    """A check-in the patient asked for after a self-care or routine outcome. The number is kept
+    only until the check-in is sent or cancelled."""
+
+    __tablename__ = "follow_ups"
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(255), ForeignKey("conversations.sender_id"), nullable=False,
+                             index=True)
+    channel = Column(String(64))
+    contact_method = Column(String(16), nullable=False)
+    # E.164 for "sms"; empty for "chat" (the conversation id is the address) and once done.
+    contact_value = Column(String(32), nullable=False, default="")
+    presentation = Column(String(64), nullable=False)
+    presentations = Column(JSONText, nullable=False, default=list)
+    level = Column(String(16), nullable=False)
+    after_days = Column(SmallInteger, nullable=False)
+    due_at = Column(UTCDateTime, nullable=False)
+    status = Column(String(16), nullable=False, default="scheduled")
+    attempts = Column(SmallInteger, nullable=False, default=0)
+    # The last failure's exception class, never its message (it may hold the number).
+    last_error = Column(String(64))
+    created_at = Column(UTCDateTime, nullable=False)
+    sent_at = Column(UTCDateTime)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_by = Column(String(320))
+
+    __table_args__ = (Index("ix_follow_ups_status_due", "status", "due_at"),)
 
 
 class Review(Base):

@@ -1,4 +1,4 @@
-"""The write API the action server calls: triage outcomes, handoff requests, consent.
+"""The write API the action server calls: triage outcomes, handoff requests, consent, check-ins.
 
 Every write retries transient database errors a few times, then raises StorageWriteError; the
 caller records that and still sends the patient the reply (the projector later reconciles
@@ -16,6 +16,7 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from storage import followups
 from storage.conversations import insert_ignore, level_rank, lock_conversations, refresh_outcome_fields
 from storage.db import get_engine, session_factory
 from storage.models import CONTACT_METHODS, HandoffRequest, TriageOutcome, utcnow
@@ -113,6 +114,15 @@ class Repository:
             return handoff.id
 
         return self._write("record_handoff", work)
+
+    def record_follow_up(self, *, conversation_id: str, channel: str | None, contact_method: str,
+                         contact_value: str, presentation: str, presentations: list[str], level: str,
+                         after_days: int, created_at: datetime) -> int:
+        """A check-in the patient asked for (storage/followups.py); returns its id."""
+        return self._write("record_follow_up", lambda session: followups.schedule(
+            session, conversation_id=conversation_id, channel=channel, contact_method=contact_method,
+            contact_value=contact_value, presentation=presentation, presentations=presentations,
+            level=level, after_days=after_days, created_at=created_at).id)
 
     def record_consent(self, *, conversation_id: str, consented: bool, channel: str | None,
                        at: datetime) -> None:

@@ -14,6 +14,7 @@ import yaml
 from clinic.settings import contact_details
 from knowledge.conversation import ConversationState
 from knowledge.explain import explain
+from knowledge.follow_up import check_in_for, check_in_messages
 from knowledge.messages import (
     escalation_message,
     outcome_messages,
@@ -99,6 +100,12 @@ def every_message(k: Knowledge | None = None) -> list[Message]:
         for question in PLAN_QUESTIONS:
             for index, message in enumerate(plan_detail_messages(question, triage, k)):
                 messages.append(Message(f"plan answer {name} {question!r} #{index + 1}", message["text"]))
+    for name, findings in TYPICAL.items():
+        plan = check_in_for(findings, k)
+        if plan:
+            for index, message in enumerate(check_in_messages(plan.presentation, plan.presentations, plan.after_days,
+                                                              plan.level, contact, k)):
+                messages.append(Message(f"check-in {name} #{index + 1}", message["text"]))
     for node in k.nodes:
         for index, message in enumerate(answer_messages(node, explain(node, k))):
             messages.append(Message(f"explanation {node} #{index + 1}", message["text"]))

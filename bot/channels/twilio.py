@@ -37,6 +37,17 @@ api_logger = logging.getLogger(f"{__name__}.api")
 api_logger.setLevel(logging.WARNING)
 
 
+def twilio_api_client(account_sid: Optional[str], auth_token: Optional[str],
+                      api_url: Optional[str] = None) -> Client:
+    """Twilio's client on its aiohttp transport (make it inside the running event loop);
+    `api_url`: a fake Twilio API in tests."""
+    client = Client(account_sid, auth_token,
+                    http_client=AsyncTwilioHttpClient(timeout=API_TIMEOUT_SECONDS, logger=api_logger))
+    if api_url:
+        client.api.base_url = api_url
+    return client
+
+
 class ClinicTwilioOutput(BufferedOutput):
     @classmethod
     def name(cls) -> str:
@@ -76,12 +87,7 @@ class ClinicTwilioInput(MessagingChannel, TwilioInput):
 
     def make_api_client(self) -> Client:
         """On Twilio's aiohttp transport, made inside the server's event loop."""
-        client = Client(self.account_sid, self.auth_token,
-                        http_client=AsyncTwilioHttpClient(timeout=API_TIMEOUT_SECONDS,
-                                                          logger=api_logger))
-        if self.api_url:
-            client.api.base_url = self.api_url
-        return client
+        return twilio_api_client(self.account_sid, self.auth_token, self.api_url)
 
     async def close_api_client(self, client: Client) -> None:
         await client.http_client.close()

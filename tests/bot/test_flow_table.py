@@ -6,10 +6,12 @@ from bot.flow import (
     CONSENT_FORM,
     DEGRADED,
     ESCALATE,
+    FOLLOW_UP,
     HANDOFF_FORM,
     HANDOFF_LEFT,
     LISTEN,
     NOTED,
+    OFFER_FOLLOW_UP,
     OPENING,
     RECORD,
     RECORD_CONSENT,
@@ -22,7 +24,7 @@ from bot.flow import (
 from tests.conversation_events import action, asked, bot, loop, slot, user
 
 CUSTOM = {"action_answer_question", TRIAGE_OUTCOME, RECORD, TRIAGE_FORM, HANDOFF_FORM, RECORD_HANDOFF,
-          RECORD_CONSENT, "validate_triage_form"}
+          RECORD_CONSENT, "validate_triage_form", OFFER_FOLLOW_UP, FOLLOW_UP}
 LEAVE_TO_RULES = None
 
 OPENED = [action("action_listen"), user("hello", "greet"), action(OPENING), bot("hello, in an emergency call 999"),
@@ -34,6 +36,12 @@ OUTCOME_GIVEN = SCREEN + [action("action_listen"), user("no", "deny"), action(TR
                           action(TRIAGE_OUTCOME), bot("self-care", custom={"triage": {"level": "self_care"}})]
 HANDOFF_IN_SCREEN = SCREEN + [action("action_listen"), user("can I talk to someone", "request_human"),
                               action(HANDOFF_FORM), loop(HANDOFF_FORM), bot("your phone number?")]
+CHECK_IN_OFFERED = OUTCOME_GIVEN + [action(OFFER_FOLLOW_UP), slot("follow_up", "offered"),
+                                    bot("a check-in in 2 weeks?", ask="follow_up"), action(LISTEN)]
+EMERGENCY_THEN_CONSENT = [
+    action("action_listen"), user("I've wet myself and my back hurts"), action(ESCALATE), bot("call 999"),
+    action(RECORD), action(CONSENT_FORM), loop(CONSENT_FORM), action("action_listen"), user("yes", "affirm"),
+    action(CONSENT_FORM), slot("consent", True), loop(None), action(RECORD_CONSENT), bot("thanks")]
 FAILED_CONSENT = [action("action_listen"), user("hello", "greet"), action(OPENING), bot("hello"),
                   action(CONSENT_FORM), loop(CONSENT_FORM), action("action_listen"), user("yes", "affirm"),
                   action(CONSENT_FORM), slot("consent", True), loop(None), action(RECORD_CONSENT),
@@ -43,6 +51,7 @@ EXAMPLES = {
     "escalate a new red flag": (
         [action("action_listen"), user("my back hurts and I've wet myself without noticing")], ESCALATE),
     "retry a lost step": (FAILED_CONSENT + [user("hello?", "greet")], RECORD_CONSENT),
+    "an answer to the check-in offer": (CHECK_IN_OFFERED + [user("yes please", "affirm")], FOLLOW_UP),
     "open a bare first message": ([action("action_listen"), user("👍👍👍", "affirm")], OPENING),
     "no leaves the callback form": (HANDOFF_IN_SCREEN + [action("action_listen"), user("no", "deny")], HANDOFF_LEFT),
     "the opening rules come first": ([action("action_listen"), user("my calf aches")], LEAVE_TO_RULES),
@@ -86,10 +95,17 @@ EXAMPLES = {
     "consent after the outcome": (
         [action("action_listen"), user("my lower back aches"), action(TRIAGE_OUTCOME), bot("self-care")],
         CONSENT_FORM),
-    "listen after consent given after the outcome": (
+    "offer a check-in after consent given after the outcome": (
         [action("action_listen"), user("my lower back aches"), action(TRIAGE_OUTCOME), bot("self-care"),
          action(CONSENT_FORM), loop(CONSENT_FORM), action("action_listen"), user("yes", "affirm"),
-         action(CONSENT_FORM), slot("consent", True), loop(None), action(RECORD_CONSENT), bot("thanks")], LISTEN),
+         action(CONSENT_FORM), slot("consent", True), loop(None), action(RECORD_CONSENT), bot("thanks")],
+        OFFER_FOLLOW_UP),
+    "listen after consent given after the outcome": (EMERGENCY_THEN_CONSENT, LISTEN),
+    "listen after the check-in offer": (OUTCOME_GIVEN + [action(OFFER_FOLLOW_UP)], LISTEN),
+    "listen after the reply to the offer": (
+        CHECK_IN_OFFERED + [user("no thanks", "deny"), action(FOLLOW_UP), slot("follow_up", "declined"),
+                            bot("ok, no check-in")], LISTEN),
+    "offer a check-in after the outcome": (OUTCOME_GIVEN, OFFER_FOLLOW_UP),
     "the screen starts after a retried consent": (
         FAILED_CONSENT + [user("hello?", "greet"), action(RECORD_CONSENT), bot("thanks")], TRIAGE_FORM),
     "listen after a retried outcome": (

@@ -38,7 +38,8 @@ def test_every_response_fills_its_placeholders_and_the_fallbacks_name_the_emerge
     responses = yaml.safe_load((Path(__file__).parents[2] / "bot/domain/responses.yml").read_text())["responses"]
     contact = {"emergency_number": "999", "urgent_number": "111", "clinic_phone": "01632 960000",
                "clinic_hours": "Mon-Fri 9-5", "clinic_name": "the clinic", "out_of_hours": "We open at 9."}
-    values = response_values(contact)
+    # what actions pass with the response (actions/handoff.py, actions/follow_up.py)
+    values = dict(response_values(contact), check_in_after="2 weeks", check_in_date="Tuesday 17 March")
     for name, variants in responses.items():
         for variant in variants:
             text = variant.get("text", "").format_map(values)

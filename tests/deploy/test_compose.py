@@ -27,7 +27,7 @@ from testing.deployment import (
     shell_commands,
 )
 
-LONG_RUNNING = ("postgres", "redis", "actions", "rasa", "web", "retention", "nginx")
+LONG_RUNNING = ("postgres", "redis", "actions", "rasa", "web", "retention", "checkins", "nginx")
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,8 @@ def services() -> dict:
 
 
 def test_the_compose_file_has_every_service_of_the_deployment(services):
-    assert set(services) == {"postgres", "redis", "migrate", "actions", "rasa", "web", "retention", "nginx"}
+    assert set(services) == {"postgres", "redis", "migrate", "actions", "rasa", "web", "retention", "checkins",
+                             "nginx"}
     assert services["rasa"]["deploy"]["replicas"] == 2
     # Replicas cannot share a fixed container name.
     assert "container_name" not in services["rasa"]
@@ -54,14 +55,14 @@ def test_project_services_run_one_image_built_from_the_dockerfile(services):
 def test_every_long_running_service_restarts_and_has_a_health_check(services):
     for name in LONG_RUNNING:
         assert services[name]["restart"] in ("unless-stopped", "always"), name
-        if name != "retention":  # a loop with nothing to probe
+        if name not in ("retention", "checkins"):  # a loop with nothing to probe
             assert healthcheck_words(services[name]), name
     assert services["migrate"]["restart"] == "no", "a one-shot job must not loop"
 
 
 def test_migrations_run_once_before_anything_uses_the_database(services):
     assert python_module(command_words(services["migrate"])) == ("storage.cli", ["migrate"])
-    for name in ("actions", "rasa", "web", "retention"):
+    for name in ("actions", "rasa", "web", "retention", "checkins"):
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully", name
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
 

@@ -50,6 +50,8 @@ REQUIRED = {
             "CLINIC_RASA_PUBLIC_URL",  # where the widget connects
             "CLINIC_TRUSTED_PROXIES"},  # patients' addresses and https links behind nginx
     "retention": {"CLINIC_DATABASE_URL", "CLINIC_SECRET_KEY"},  # the audit log's key
+    "checkins": {"CLINIC_DATABASE_URL",  # the check-ins to send
+                 "CLINIC_NAME", "CLINIC_PHONE"},  # told to patients in the check-in
 }
 
 

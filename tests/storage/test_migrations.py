@@ -17,7 +17,7 @@ from testing.synthetic import temporary_database
 pytestmark = pytest.mark.postgres
 
 PROJECT_TABLES = {"conversations", "triage_outcomes", "handoff_requests", "reviews",
-                  "staff_users", "audit_log", "login_throttle", "projector_state"}
+                  "staff_users", "audit_log", "login_throttle", "projector_state", "follow_ups"}
 CONSOLE_EVENT_INDEXES = {("sender_id",), ("sender_id", "timestamp"), ("type_name", "timestamp")}
 
 
@@ -80,7 +80,7 @@ def test_migrations_apply_on_an_empty_database_and_a_second_run_changes_nothing(
         assert schema(url) == first
         with get_engine(url).connect() as connection:
             versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
-        assert versions == [("0001_initial",)]
+        assert versions == [("0002_follow_ups",)]
 
 
 @pytest.mark.parametrize("kind", ["postgresql", "sqlite"])

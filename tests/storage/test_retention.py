@@ -45,6 +45,10 @@ def fully_recorded_conversation(engine, repository, sender_id, t0):
     repository.record_handoff(conversation_id=sender_id, contact_method="phone",
                               contact_value="07700 900123", consented=True, level="emergency",
                               channel="rest", created_at=datetime.now(timezone.utc))
+    repository.record_follow_up(conversation_id=sender_id, channel="rest", contact_method="sms",
+                                contact_value="+447911123456", presentation="low_back_pain",
+                                presentations=["low_back_pain"], level="self_care", after_days=14,
+                                created_at=datetime.now(timezone.utc))
     with session_factory(engine)() as session, session.begin():
         session.add(Review(conversation_id=sender_id, status="follow_up", reviewer="dr@x.org",
                            note=f"called back about {sender_id}", follow_up=True))
@@ -58,7 +62,7 @@ def test_erasure_leaves_no_row_of_the_conversation_in_any_table(engine, reposito
     fully_recorded_conversation(engine, repository, "keep-me-91c2", t0)
     projector.catch_up(engine)
     assert set(rows_mentioning(engine, "erase-me-7f3a")) >= {
-        "events", "conversations", "triage_outcomes", "handoff_requests", "reviews"}
+        "events", "conversations", "triage_outcomes", "handoff_requests", "reviews", "follow_ups"}
 
     with session_factory(engine)() as session, session.begin():
         assert erase_conversation(session, "erase-me-7f3a", actor="admin@x.org", audit_key=KEY)

@@ -14,6 +14,7 @@ from storage.models import (
     REVIEW_STATUSES,
     AuditEntry,
     Conversation,
+    FollowUp,
     HandoffRequest,
     Review,
     TriageOutcome,
@@ -24,6 +25,7 @@ from storage.retention import erase_conversation
 from storage.transcript import Transcript
 from webapp.console import (
     bp,
+    check_ins,
     conversation_token,
     db,
     engine,
@@ -118,6 +120,7 @@ class ConversationView:
     outcomes: list[TriageOutcome]
     handoffs: list[HandoffRequest]
     reviews: list[Review]
+    check_ins: list[FollowUp]
 
 
 def load_conversation(conversation_id: str) -> ConversationView:
@@ -136,7 +139,8 @@ def load_conversation(conversation_id: str) -> ConversationView:
     return ConversationView(conversation, transcript,
                             rows(TriageOutcome, TriageOutcome.created_at),
                             rows(HandoffRequest, HandoffRequest.created_at),
-                            rows(Review, Review.created_at.desc()))
+                            rows(Review, Review.created_at.desc()),
+                            rows(FollowUp, FollowUp.created_at))
 
 
 def render_conversation(conversation_id: str, *, revealed: bool):
@@ -145,7 +149,7 @@ def render_conversation(conversation_id: str, *, revealed: bool):
     db().commit()
     shown = (lambda text: text) if revealed else redact
     return render_template("console/conversation.html", view=view, revealed=revealed,
-                           shown=shown, review_statuses=REVIEW_STATUSES)
+                           shown=shown, review_statuses=REVIEW_STATUSES, check_in_how=check_ins.how)
 
 
 @bp.get("/conversations/<path:token>")

@@ -64,9 +64,11 @@ class ConversationState:
 
     @property
     def complaints(self) -> list[str]:
+        """What the patient says is wrong, including a sign only suggested ("ok foot cold"): its
+        confirming question comes next, never "tell me in your own words"."""
         k = knowledge()
         return [f for f, status in self.findings.items()
-                if status == PRESENT and f in k.findings and k.findings[f].kind == "symptom"]
+                if status in (PRESENT, SUGGESTED) and f in k.findings and k.findings[f].kind == "symptom"]
 
     @property
     def someone_else_described(self) -> bool:
@@ -114,6 +116,9 @@ def _apply_answer(state: ConversationState, turn: Turn, polarity: str | None, qu
             polarity == "affirm" or state.findings.get(question.screen_finding) == WHICH
             or word_count(turn.text) <= NAMING_REPLY_WORDS):
         named |= items_named(question, turn.text, k)   # "yes, both legs"; "the peeing one"
+    if len(question.items) == 1 and polarity is None and word_count(turn.text) <= NAMING_REPLY_WORDS \
+            and says(turn.text, k.findings[question.items[0]].named_by):
+        named.add(question.items[0])   # "white" to "has your foot gone cold, pale or blue?"
     for item in named:
         state.findings[item] = PRESENT
     if state.findings.get(question.screen_finding) == WHICH:

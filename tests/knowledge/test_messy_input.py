@@ -496,3 +496,13 @@ def test_calves_rock_hard_after_training_are_tight_calves_and_the_swelling_is_as
 def test_trying_tiptoe_and_failing_is_cant_tiptoe_but_standing_on_toes_fine_is_not():
     assert state_of("tried to go up on my tip toes earlier, cant on the right one").findings.get("cant_tiptoe") == "present"
     assert state_of("I can stand on my toes fine").findings.get("cant_tiptoe") is None
+
+
+def test_a_terse_suggested_sign_is_a_complaint_and_a_one_word_reply_naming_it_confirms_it():
+    first = state_of("ok foot cold")
+    assert first.complaints == ["leg_cold_pale"] and first.findings["leg_cold_pale"] == "suggested"
+    assert first.outcome().pending[0].id == "acute_limb_ischaemia"
+    state = state_of("ok foot cold", said("white", asked="acute_limb_ischaemia"))
+    assert state.outcome().level == "emergency"
+    denied = state_of("ok foot cold", said("no", asked="acute_limb_ischaemia"))
+    assert denied.outcome().level != "emergency"

@@ -14,7 +14,7 @@ from clinic.settings import contact_details
 from knowledge.conversation import PROXY_QUESTION, ConversationState
 from knowledge.messages import outcome_messages
 from knowledge.model import knowledge
-from knowledge.triage import KNOWN
+from knowledge.triage import KNOWN, SUGGESTED
 from knowledge.turns import turns_from_events
 from storage.transcript import outcome_event_key
 
@@ -41,7 +41,9 @@ class ValidateTriageForm(ConversationFormValidation):
         if state.someone_else_described:
             return [PROXY_QUESTION]
         if not state.complaints and tracker.get_slot(COMPLAINT) is None:
-            return [COMPLAINT]
+            confirming = [q.id for q in state.outcome().pending
+                          if any(state.findings.get(item) == SUGGESTED for item in q.items)]
+            return confirming[:1] if state.signs_to_confirm and confirming else [COMPLAINT]
         outcome = state.outcome()
         if outcome.level == "emergency":
             return []

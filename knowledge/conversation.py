@@ -64,11 +64,17 @@ class ConversationState:
 
     @property
     def complaints(self) -> list[str]:
-        """What the patient says is wrong, including a sign only suggested ("ok foot cold"): its
-        confirming question comes next, never "tell me in your own words"."""
         k = knowledge()
         return [f for f, status in self.findings.items()
-                if status in (PRESENT, SUGGESTED) and f in k.findings and k.findings[f].kind == "symptom"]
+                if status == PRESENT and f in k.findings and k.findings[f].kind == "symptom"]
+
+    @property
+    def signs_to_confirm(self) -> list[str]:
+        """Signs only suggested so far ("ok foot cold"): their confirming question comes next,
+        never "tell me in your own words"."""
+        k = knowledge()
+        return [f for f, status in self.findings.items()
+                if status == SUGGESTED and f in k.findings and k.findings[f].kind == "symptom"]
 
     @property
     def someone_else_described(self) -> bool:

@@ -500,7 +500,7 @@ def test_trying_tiptoe_and_failing_is_cant_tiptoe_but_standing_on_toes_fine_is_n
 
 def test_a_terse_suggested_sign_is_a_complaint_and_a_one_word_reply_naming_it_confirms_it():
     first = state_of("ok foot cold")
-    assert first.complaints == ["leg_cold_pale"] and first.findings["leg_cold_pale"] == "suggested"
+    assert first.signs_to_confirm == ["leg_cold_pale"] and not first.complaints
     assert first.outcome().pending[0].id == "acute_limb_ischaemia"
     state = state_of("ok foot cold", said("white", asked="acute_limb_ischaemia"))
     assert state.outcome().level == "emergency"

@@ -147,7 +147,7 @@ bench-readability: $(VENV)/.dev
 # Blind patient scripts played over REST, and findings on blind single messages, dev and test splits
 # (benchmarks/data/triage/). Starts its own bot unless BENCH_URL names a running one.
 bench-triage: $(VENV)/.dev $(MODEL) $(CREDENTIALS) $(SPACY)/meta.json
-	$(PY) benchmarks/triage.py --split dev --split dev2 --split dev3 --split dev4 --split dev5 $(if $(wildcard benchmarks/data/triage/test_scripts.yml),--split test) $(if $(BENCH_URL),--url $(BENCH_URL))
+	$(PY) benchmarks/triage.py --split dev --split dev2 --split dev3 --split dev4 --split dev5 --split dev6 $(if $(wildcard benchmarks/data/triage/test_scripts.yml),--split test) $(if $(BENCH_URL),--url $(BENCH_URL))
 
 # The full hostile-input run (>= 10,000 messages over every channel); a short one is in make test.
 fuzz: $(VENV)/.dev $(MODEL) $(CREDENTIALS)

@@ -312,8 +312,8 @@ def start_servers():
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", action="append", choices=["dev", "dev2", "dev3", "dev4", "dev5", "test"],
-                        help="dev, dev2 ... dev5 (earlier held-out splits, tuned on since), test (held out, when one is written); repeat; default dev")
+    parser.add_argument("--split", action="append", choices=["dev", "dev2", "dev3", "dev4", "dev5", "dev6", "test"],
+                        help="dev, dev2 ... dev6 (earlier held-out splits, tuned on since), test (held out, when one is written); repeat; default dev")
     parser.add_argument("--url", help="a running bot; default: start one here")
     parser.add_argument("--only", help="script ids, comma-separated")
     parser.add_argument("--messages-only", action="store_true")

@@ -105,6 +105,19 @@ class Settings(BaseSettings):
     actions_port: int = 5055
     # Origin allowed to call Rasa from a browser under `make run` (default: the web app's).
     cors_origin: str = ""
+    # Outbox to the clinic's own system (storage/outbox.py, docs/webhook.md): off while the URL is
+    # unset. Each outcome at one of the levels (comma-separated) and each consented callback request
+    # is posted as a FHIR bundle or the project's JSON, signed with the secret (HMAC-SHA256).
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    webhook_format: Literal["fhir", "json"] = "fhir"
+    webhook_levels: str = "emergency,urgent"
+    webhook_timeout_seconds: float = 10.0
+    # Retries: the wait doubles from the first to the longest; after max_attempts the message is
+    # kept as failed for staff to see (and retry) in the console.
+    webhook_max_attempts: int = 20
+    webhook_retry_first_seconds: float = 5.0
+    webhook_retry_max_seconds: float = 900.0
     # The storage CLI: a new admin's password (else asked on the terminal), and who ran it.
     admin_password: str | None = None
     user: str = Field("unknown", env="USER")
@@ -119,6 +132,10 @@ class Settings(BaseSettings):
                 return {key: value for key, value in env_settings(settings).items()
                         if not (isinstance(value, str) and not value.strip())}
             return init_settings, env_without_blanks, file_secret_settings
+
+    @property
+    def webhook_level_set(self) -> Tuple[str, ...]:
+        return tuple(level.strip() for level in self.webhook_levels.split(",") if level.strip())
 
     @property
     def allowed_socket_origins(self) -> Tuple[str, ...]:

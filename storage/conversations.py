@@ -17,6 +17,7 @@ from storage.models import (
     Conversation,
     Event,
     HandoffRequest,
+    OutboxMessage,
     Review,
     TriageOutcome,
     utcnow,
@@ -27,6 +28,7 @@ _CONVERSATION_TABLES = (
     (TriageOutcome, TriageOutcome.conversation_id),
     (HandoffRequest, HandoffRequest.conversation_id),
     (Review, Review.conversation_id),
+    (OutboxMessage, OutboxMessage.conversation_id),
     (Event, Event.sender_id),
     (Conversation, Conversation.sender_id),
 )

@@ -53,6 +53,7 @@ class Receiver:
         self.secret, self.delay_seconds = secret, delay_seconds
         self.receipts: list[Receipt] = []
         self.bodies: dict[str, bytes] = {}
+        self.signatures: dict[str, str] = {}     # the first signature header of each key
         self.status = 200           # what it answers (set 503 to refuse, 400 to reject)
         self.keep_bodies = True
         self._lock = threading.Lock()
@@ -105,6 +106,7 @@ class Receiver:
             self.receipts.append(receipt)
             if self.keep_bodies:
                 self.bodies.setdefault(key, body)
+                self.signatures.setdefault(key, signature_header)
         return 200
 
     def accepted(self) -> dict[str, Receipt]:

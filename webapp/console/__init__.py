@@ -75,7 +75,7 @@ def _close_db(_error=None) -> None:
 
 
 def init_app(app: Flask) -> None:
-    from webapp.console import auth, exports, views  # noqa: F401  (routes register on bp)
+    from webapp.console import auth, exports, outbox, views  # noqa: F401  (routes register on bp)
 
     engine = get_engine(app.extensions["clinic_settings"].database_url)
     app.extensions["clinic_engine"] = engine

@@ -47,6 +47,7 @@ log = logging.getLogger("storage.outbox_worker")
 
 HEARTBEAT = VAR_DIR / "outbox-worker.heartbeat"
 HEARTBEAT_STALE_SECONDS = 120
+HEARTBEAT_EVERY_SECONDS = 5
 CONTENT_TYPES = {"fhir": "application/fhir+json", "json": "application/json"}
 
 
@@ -156,7 +157,7 @@ class Worker:
     def run(self) -> None:
         """Until stop(): a database error (a restart, a dropped connection) only pauses delivery;
         what was being posted stays pending and is posted again with the same key."""
-        failures = 0
+        failures, last_beat = 0, 0.0
         while not self.stopping.is_set():
             try:
                 busy = self.run_once()
@@ -166,7 +167,9 @@ class Worker:
                 log.warning("outbox: database error (%s); retrying", type(error).__name__)
                 busy = 0
                 self.stopping.wait(min(30.0, 0.5 * 2 ** min(failures, 6)))
-            _beat()
+            if time.monotonic() - last_beat > HEARTBEAT_EVERY_SECONDS:
+                _beat()
+                last_beat = time.monotonic()
             if not busy:
                 self.stopping.wait(self.poll_seconds)
 

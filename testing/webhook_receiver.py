@@ -116,3 +116,33 @@ class Receiver:
             for receipt in self.receipts:
                 first.setdefault(receipt.key, receipt)
         return first
+
+
+def main() -> None:
+    """`python -m testing.webhook_receiver --secret S --port P --out FILE`: a receiver in its own
+    process (a benchmark's own threads would slow it); on SIGTERM it writes its receipts to FILE,
+    one JSON object a line."""
+    import argparse
+    import signal
+    from dataclasses import asdict
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--secret", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    receiver = Receiver(args.secret, port=args.port)
+    receiver.keep_bodies = False
+    receiver.start()
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    print("listening", flush=True)
+    stopped.wait()
+    receiver.stop()
+    with open(args.out, "w", encoding="utf-8") as out:
+        for receipt in receiver.receipts:
+            out.write(json.dumps(asdict(receipt)) + "\n")
+
+
+if __name__ == "__main__":
+    main()

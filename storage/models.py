@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import declarative_base
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -262,6 +263,8 @@ class OutboxMessage(Base):
 
     __table_args__ = (
         UniqueConstraint("kind", "record_id", name="uq_outbox_messages_record"),
-        Index("ix_outbox_messages_due", "status", "next_attempt_at"),
+        # The worker's queue: pending messages in id order (partial: delivered ones drop out).
+        Index("ix_outbox_messages_pending", "id", postgresql_where=text("status = 'pending'"),
+              sqlite_where=text("status = 'pending'")),
         Index("ix_outbox_messages_conversation", "conversation_id", "status", "id"),
     )

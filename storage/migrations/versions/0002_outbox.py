@@ -39,7 +39,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("idempotency_key", name="uq_outbox_messages_idempotency_key"),
         sa.UniqueConstraint("kind", "record_id", name="uq_outbox_messages_record"),
     )
-    op.create_index("ix_outbox_messages_due", "outbox_messages", ["status", "next_attempt_at"])
+    pending = sa.text("status = 'pending'")
+    op.create_index("ix_outbox_messages_pending", "outbox_messages", ["id"],
+                    postgresql_where=pending, sqlite_where=pending)
     op.create_index("ix_outbox_messages_conversation", "outbox_messages",
                     ["conversation_id", "status", "id"])
 

@@ -1,6 +1,6 @@
 """Outcomes through the outbox to a local webhook receiver: throughput, delay, lost, duplicated.
 
-    .venv/bin/python benchmarks/outbox.py [--outcomes 10000] [--conversations 2000] [--rate 50]
+    .venv/bin/python benchmarks/outbox.py [--outcomes 10000] [--conversations 2000] [--rate 40]
 
 For each way of delivering (one message per transaction, one at a time: the baseline; then the
 worker's batches of due messages posted by a few threads), a fresh PostgreSQL database gets
@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
+from storage.audit import conversation_label  # noqa: E402
 from storage.db import get_engine, session_factory  # noqa: E402
 from storage.models import OutboxMessage  # noqa: E402
 from storage.outbox import OutboxPolicy  # noqa: E402
@@ -170,8 +171,6 @@ def _delays(committed: dict[tuple[str, str], float], accepted: dict) -> list[flo
     """Match each arrival to its outcome: a conversation's k-th arrival (by sequence) is its k-th
     outcome (by the number in its event key), and arrivals name conversations by pseudonym, which
     is the same for all of a conversation's messages."""
-    from storage.audit import conversation_label
-
     by_label: dict[str, list[tuple[int, float]]] = defaultdict(list)
     for (sender, key), at in committed.items():
         by_label[conversation_label(sender, PSEUDONYM_KEY)].append((int(key.split("@")[1]), at))
@@ -188,7 +187,7 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--outcomes", type=int, default=10_000)
     parser.add_argument("--conversations", type=int, default=2_000)
-    parser.add_argument("--rate", type=float, default=50.0, help="outcomes written per second")
+    parser.add_argument("--rate", type=float, default=40.0, help="outcomes written per second")
     args = parser.parse_args()
     args.var_dir = tempfile.mkdtemp(prefix="clinic-bench-outbox-")
     print(f"{args.outcomes} outcomes in {args.conversations} conversations, written at "

@@ -57,7 +57,7 @@ def retry_deliveries():
     count = retry_failed(db(), None if message_id is None else [int(message_id)])
     record_audit("outbox_retry", messages=count)
     db().commit()
-    flash(f"{count} failed delivery(ies) put back in line.")
+    flash(f"{count} failed {'delivery' if count == 1 else 'deliveries'} put back in line.")
     return redirect(url_for("console.deliveries", status="failed"))
 
 

@@ -107,7 +107,7 @@ def main() -> int:
               f"  chat in a terminal: make shell (in another terminal)\n"
               + ("  outcomes and callback requests are posted to CLINIC_WEBHOOK_URL\n"
                  if settings.webhook_url else "") +
-              f"Ctrl-C stops everything.", flush=True)
+              "Ctrl-C stops everything.", flush=True)
         while all(child.poll() is None for _, child in children):
             time.sleep(1)
         name = next(name for name, child in children if child.poll() is not None)

@@ -119,6 +119,16 @@ def test_only_the_configured_levels_are_queued_and_nothing_while_the_webhook_is_
     assert [m.conversation_id for m in rows(engine)] == ["lv-2"]
 
 
+def test_the_action_servers_repository_writes_the_outbox_only_when_the_webhook_is_set(engine, pg_url):
+    settings = get_settings().copy(update={"database_url": pg_url, "webhook_levels": "emergency"})
+    outcome(Repository.from_settings(settings.copy(update={"webhook_url": ""})), "set-1", 1, "emergency")
+    outcome(Repository.from_settings(settings.copy(update={"webhook_url": "https://x.example/h"})),
+            "set-2", 1, "emergency")
+    outcome(Repository.from_settings(settings.copy(update={"webhook_url": "https://x.example/h"})),
+            "set-3", 1, "urgent")
+    assert [m.conversation_id for m in rows(engine)] == ["set-2"]
+
+
 def test_the_outcome_is_not_stored_when_its_outbox_row_cannot_be(engine, outbox_repository, monkeypatch):
     import storage.repository as repository_module
 
@@ -294,6 +304,7 @@ def _terminate_worker_connections(pg_url: str) -> int:
                                      "WHERE datname = %s AND application_name = %s")
 
 
+@pytest.mark.slow
 def test_the_outbox_survives_database_connections_dropped_mid_delivery(engine, pg_url,
                                                                        outbox_repository, receiver,
                                                                        tmp_path):
@@ -302,17 +313,26 @@ def test_the_outbox_survives_database_connections_dropped_mid_delivery(engine, p
     worker = start_worker(pg_url, receiver, tmp_path, PGAPPNAME=WORKER_APP_NAME)
     dropped = []
     try:
-        for _ in range(4):
-            wait_until(lambda: _worker_in_transaction(pg_url), 30, "the worker to deliver")
+        # Drop the worker's connections while it is in a transaction, until one drop has hit a
+        # batch already posted (the receiver then sees those keys again), at most 10 times.
+        def reposted() -> bool:
+            return len(receiver.receipts) > len(receiver.accepted())
+
+        def settled() -> bool:
+            return all(m.status == "delivered" for m in rows(engine))
+
+        while len(dropped) < 10 and not (len(dropped) >= 4 and reposted()) and not settled():
+            wait_until(lambda: _worker_in_transaction(pg_url) or settled(), 30, "the worker to deliver")
             dropped.append(_terminate_worker_connections(pg_url))
-        wait_until(lambda: all(m.status == "delivered" for m in rows(engine)), 90, "delivery")
+            time.sleep(0.2)
+        wait_until(settled, 90, "delivery")
     finally:
         errors = stop_worker(worker)
-    assert all(dropped), dropped
-    assert errors.count("database error") >= 4      # each drop hit the worker, which carried on
+    assert sum(dropped) >= 4, dropped
+    assert "database error" in errors                # the drops hit the worker, which carried on
     assert worker.returncode == 0
     accepted = receiver.accepted()
-    assert len(receiver.receipts) > len(accepted), "some messages were posted again after a drop"
+    assert len(receiver.receipts) > len(accepted), "a batch was posted again after a drop"
     assert_exactly_once_in_order(receiver, {m.idempotency_key for m in rows(engine)})
     assert len(accepted) == 200
 

@@ -28,7 +28,7 @@ export RASA_TELEMETRY_ENABLED := false
 export SANIC_REQUEST_MAX_SIZE ?= 1048576
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help run test test-fast shell train spacy bench bench-assertion bench-nlu bench-console bench-rasa bench-questions bench-readability \
+.PHONY: help run test test-fast shell train spacy bench bench-assertion bench-nlu bench-console bench-rasa bench-questions bench-readability bench-outbox \
 	bench-findings bench-triage bench-redaction fuzz audit validate lint setup setup-dev browser clean
 
 help:
@@ -126,6 +126,11 @@ bench-nlu: $(VENV)/.dev $(MODEL)
 bench-console: $(VENV)/.dev
 	$(PY) benchmarks/console_list.py
 
+# 10,000 outcomes through the outbox to a local webhook receiver: throughput, delay p50/p95, lost
+# and duplicated, one message at a time (baseline) against the worker's batches (PostgreSQL).
+bench-outbox: $(VENV)/.dev
+	$(PY) benchmarks/outbox.py
+
 bench-rasa: $(VENV)/.dev $(MODEL) $(CREDENTIALS)
 	$(PY) benchmarks/rasa_latency.py
 
@@ -153,7 +158,7 @@ bench-triage: $(VENV)/.dev $(MODEL) $(CREDENTIALS) $(SPACY)/meta.json
 fuzz: $(VENV)/.dev $(MODEL) $(CREDENTIALS)
 	$(PY) benchmarks/fuzz.py
 
-bench: bench-assertion bench-findings bench-redaction bench-questions bench-readability bench-triage bench-nlu bench-console bench-rasa
+bench: bench-assertion bench-findings bench-redaction bench-questions bench-readability bench-triage bench-nlu bench-console bench-outbox bench-rasa
 
 clean:
 	rm -rf build models var/credentials.yml results test-artifacts

@@ -129,9 +129,26 @@ class Settings(_FromEnvironment):
     actions_port: int = 5055
     # Origin allowed to call Rasa from a browser under `make run` (default: the web app's).
     cors_origin: str = ""
+    # Outbox to the clinic's own system (storage/outbox.py, docs/webhook.md): off while the URL is
+    # unset. Each outcome at one of the levels (comma-separated) and each consented callback request
+    # is posted as a FHIR bundle or the project's JSON, signed with the secret (HMAC-SHA256).
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    webhook_format: Literal["fhir", "json"] = "fhir"
+    webhook_levels: str = "emergency,urgent"
+    webhook_timeout_seconds: float = 10.0
+    # Retries: the wait doubles from the first to the longest; after max_attempts the message is
+    # kept as failed for staff to see (and retry) in the console.
+    webhook_max_attempts: int = 20
+    webhook_retry_first_seconds: float = 5.0
+    webhook_retry_max_seconds: float = 900.0
     # The storage CLI: a new admin's password (else asked on the terminal), and who ran it.
     admin_password: str | None = None
     user: str = Field("unknown", env="USER")
+
+    @property
+    def webhook_level_set(self) -> Tuple[str, ...]:
+        return tuple(level.strip() for level in self.webhook_levels.split(",") if level.strip())
 
     @property
     def allowed_socket_origins(self) -> Tuple[str, ...]:

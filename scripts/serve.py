@@ -46,6 +46,14 @@ def services(settings: Settings) -> list[tuple[str, list[str], str, str]]:
     ]
 
 
+def workers(settings: Settings) -> list[tuple[str, list[str]]]:
+    """Background processes with no address: the webhook worker, only when CLINIC_WEBHOOK_URL is
+    set (docs/webhook.md)."""
+    if not settings.webhook_url:
+        return []
+    return [("webhook worker", [str(BIN / "python"), "-m", "storage.outbox_worker"])]
+
+
 def answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -88,13 +96,18 @@ def main() -> int:
                     stop()
                     return 1
                 time.sleep(1)
+        for name, command in workers(settings):
+            print(f"starting the {name} ...", flush=True)
+            children.append((name, subprocess.Popen(command, cwd=ROOT, env=env)))
         rasa_port, web_port = settings.rasa_port, settings.web_port
         print(f"\nready on http://localhost:{rasa_port}\n"
               f"  clinic page with the chat widget: http://localhost:{web_port}/\n"
               f"  staff console: http://localhost:{web_port}/staff/ (create a user: "
               f".venv/bin/python -m storage.cli create-admin --email you@example.org)\n"
               f"  chat in a terminal: make shell (in another terminal)\n"
-              f"Ctrl-C stops everything.", flush=True)
+              + ("  outcomes and callback requests are posted to CLINIC_WEBHOOK_URL\n"
+                 if settings.webhook_url else "") +
+              "Ctrl-C stops everything.", flush=True)
         while all(child.poll() is None for _, child in children):
             time.sleep(1)
         name = next(name for name, child in children if child.poll() is not None)

@@ -15,6 +15,13 @@ def conversation_ref(conversation_id: str, key: str) -> str:
     return hmac.new(key.encode(), conversation_id.encode(), hashlib.sha256).hexdigest()[:32]
 
 
+def conversation_label(conversation_id: str, key: str) -> str:
+    """A conversation's name on redacted pages and exports: its channel and a keyed pseudonym,
+    the same everywhere, so conversations stay apart without naming anyone."""
+    channel = conversation_id.split(":", 1)[0] + ":" if ":" in conversation_id else ""
+    return f"{channel}ref-{conversation_ref(conversation_id, key)[:12]}"
+
+
 def typed_ref(typed: str, key: str) -> str:
     """What someone typed as a sign-in name, as a keyed hash: the same text always gets the same
     reference (repeated attempts stay visible), yet a password typed in the email field is not

@@ -10,6 +10,10 @@
                                CLINIC_UNCONSENTED_RETENTION_HOURS, and failed sign-ins
                                older than CLINIC_LOGIN_WINDOW_MINUTES
   erase --conversation ID      erase one conversation on a patient's request
+  export-fhir (--conversation ID ... | --all) [--unredacted] [--out FILE]
+                               a FHIR R4 Bundle per conversation, one JSON per line (NDJSON);
+                               redacted (pseudonym, no contact details) unless --unredacted
+  outbox [--retry-failed]      the webhook outbox's counts; put failed messages back in line
 """
 from __future__ import annotations
 
@@ -17,13 +21,14 @@ import argparse
 import getpass
 import sys
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from clinic.settings import Settings, get_settings, with_secret_key
-from storage import audit, projector, retention
+from storage import audit, fhir_export, projector, retention
 from storage.db import get_engine, session_factory
 from storage.migrate import upgrade
-from storage.models import ROLES, StaffUser, utcnow
+from storage.models import ROLES, Conversation, OutboxMessage, StaffUser, utcnow
+from storage.outbox import retry_failed
 from storage.passwords import MIN_PASSWORD_LENGTH, hash_password
 
 CLI_ACTOR = "cli:" + get_settings().user
@@ -69,6 +74,39 @@ def deactivate_user(settings: Settings, email: str) -> None:
     print(f"deactivated {email}")
 
 
+def export_fhir(settings: Settings, conversation_ids: list[str] | None, unredacted: bool,
+                out) -> int:
+    """Write one Bundle per conversation (all when conversation_ids is None); returns how many."""
+    disclosure = fhir_export.FULL if unredacted else fhir_export.REDACTED
+    engine = get_engine(settings.database_url)
+    written = 0
+    with session_factory(engine)() as session:
+        with session.begin():
+            audit.record(session, actor=CLI_ACTOR, action="export_fhir", key=settings.secret_key,
+                         conversations="all" if conversation_ids is None else len(conversation_ids),
+                         redacted=not unredacted)
+        ids = conversation_ids if conversation_ids is not None else session.execute(
+            select(Conversation.sender_id).order_by(Conversation.sender_id)).scalars().all()
+        for sender_id in ids:
+            bundle = fhir_export.export_conversation(session, sender_id, disclosure=disclosure,
+                                                     key=settings.secret_key)
+            if bundle is None:
+                print(f"no conversation {sender_id!r}", file=sys.stderr)
+                continue
+            out.write(bundle.json() + "\n")
+            written += 1
+    return written
+
+
+def outbox_counts(settings: Settings) -> dict[tuple[str, str], int]:
+    engine = get_engine(settings.database_url)
+    with session_factory(engine)() as session:
+        rows = session.execute(select(OutboxMessage.kind, OutboxMessage.status,
+                                      func.count()).group_by(OutboxMessage.kind,
+                                                             OutboxMessage.status)).all()
+    return {(kind, status): count for kind, status, count in rows}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m storage.cli", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -88,6 +126,16 @@ def main(argv: list[str] | None = None) -> None:
     purge.add_argument("--days", type=int, help="default: CLINIC_RETENTION_DAYS")
     erase = commands.add_parser("erase")
     erase.add_argument("--conversation", required=True, help="the Rasa sender id")
+    fhir = commands.add_parser("export-fhir")
+    which = fhir.add_mutually_exclusive_group(required=True)
+    which.add_argument("--conversation", action="append", help="a Rasa sender id (repeatable)")
+    which.add_argument("--all", action="store_true", help="every conversation")
+    fhir.add_argument("--unredacted", action="store_true",
+                      help="include the sender id and consented contact details (audited)")
+    fhir.add_argument("--out", help="file to write (default: standard output)")
+    outbox = commands.add_parser("outbox")
+    outbox.add_argument("--retry-failed", action="store_true",
+                        help="put every failed message back in line for delivery (audited)")
     args = parser.parse_args(argv)
 
     settings = with_secret_key(get_settings())
@@ -123,6 +171,23 @@ def main(argv: list[str] | None = None) -> None:
             found = retention.erase_conversation(session, args.conversation, actor=CLI_ACTOR,
                                                  audit_key=settings.secret_key)
         print("erased" if found else "no such conversation (audited anyway)")
+    elif args.command == "export-fhir":
+        ids = None if args.all else args.conversation
+        if args.out:
+            with open(args.out, "w", encoding="utf-8") as out:
+                written = export_fhir(settings, ids, args.unredacted, out)
+            print(f"wrote {written} bundle(s) to {args.out}", file=sys.stderr)
+        else:
+            export_fhir(settings, ids, args.unredacted, sys.stdout)
+    elif args.command == "outbox":
+        if args.retry_failed:
+            with session_factory(engine)() as session, session.begin():
+                count = retry_failed(session)
+                audit.record(session, actor=CLI_ACTOR, action="outbox_retry",
+                             key=settings.secret_key, messages=count)
+            print(f"{count} failed message(s) put back in line")
+        for (kind, status), count in sorted(outbox_counts(settings).items()):
+            print(f"{kind:18} {status:10} {count}")
 
 
 if __name__ == "__main__":

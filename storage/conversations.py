@@ -18,6 +18,7 @@ from storage.models import (
     Event,
     FollowUp,
     HandoffRequest,
+    OutboxMessage,
     Review,
     TriageOutcome,
     utcnow,
@@ -29,6 +30,7 @@ _CONVERSATION_TABLES = (
     (HandoffRequest, HandoffRequest.conversation_id),
     (FollowUp, FollowUp.conversation_id),
     (Review, Review.conversation_id),
+    (OutboxMessage, OutboxMessage.conversation_id),
     (Event, Event.sender_id),
     (Conversation, Conversation.sender_id),
 )

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import declarative_base
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -37,6 +38,8 @@ ROLES = ("clinician", "admin")
 # or in the chat they were using.
 FOLLOW_UP_STATUSES = ("scheduled", "sent", "failed", "cancelled")
 FOLLOW_UP_METHODS = ("sms", "chat")
+OUTBOX_KINDS = ("triage_outcome", "callback_request")
+OUTBOX_STATUSES = ("pending", "delivered", "failed")
 
 metadata = MetaData(naming_convention={
     "ix": "ix_%(column_0_label)s",
@@ -263,3 +266,38 @@ class ProjectorState(Base):
     last_event_id = Column(Integer, nullable=False, default=0)
     # When a hole in the event ids was first seen (a transaction not yet committed, or a rollback).
     gap_seen_at = Column(UTCDateTime)
+
+
+class OutboxMessage(Base):
+    """A triage outcome or callback request for the clinic's system, written in the same
+    transaction as the record; the webhook worker (storage/outbox.py) posts it and marks it."""
+
+    __tablename__ = "outbox_messages"
+    id = Column(Integer, primary_key=True)
+    # Sent with every attempt: the receiver keeps the first message with a key and drops repeats.
+    idempotency_key = Column(String(64), nullable=False, unique=True)
+    kind = Column(String(32), nullable=False)
+    # triage_outcomes.id or handoff_requests.id
+    record_id = Column(Integer, nullable=False)
+    conversation_id = Column(String(255), ForeignKey("conversations.sender_id"), nullable=False)
+    # 1, 2, ... within the conversation: delivered in this order.
+    sequence = Column(Integer, nullable=False)
+    level = Column(String(16))
+    # What is sent, frozen when written (storage/fhir_export.py renders it); cleared once delivered.
+    payload = Column(JSONText)
+    status = Column(String(16), nullable=False, default="pending")
+    attempts = Column(Integer, nullable=False, default=0)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    next_attempt_at = Column(UTCDateTime, nullable=False)
+    last_attempt_at = Column(UTCDateTime)
+    delivered_at = Column(UTCDateTime)
+    # The last failure in a few words (an HTTP status or an exception class; never content).
+    last_error = Column(String(200))
+
+    __table_args__ = (
+        UniqueConstraint("kind", "record_id", name="uq_outbox_messages_record"),
+        # The worker's queue: pending messages in id order (partial: delivered ones drop out).
+        Index("ix_outbox_messages_pending", "id", postgresql_where=text("status = 'pending'"),
+              sqlite_where=text("status = 'pending'")),
+        Index("ix_outbox_messages_conversation", "conversation_id", "status", "id"),
+    )

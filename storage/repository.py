@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import exc
+from sqlalchemy import exc, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,7 @@ from storage import followups
 from storage.conversations import insert_ignore, level_rank, lock_conversations, refresh_outcome_fields
 from storage.db import get_engine, session_factory
 from storage.models import CONTACT_METHODS, HandoffRequest, TriageOutcome, utcnow
+from storage.outbox import OutboxPolicy, enqueue_callback, enqueue_outcome
 from storage.transcript import outcome_event_key
 
 __all__ = ["Repository", "StorageWriteError", "InvalidRecord", "outcome_event_key"]
@@ -45,16 +46,19 @@ def _is_transient(error: exc.SQLAlchemyError) -> bool:
 
 
 class Repository:
-    def __init__(self, engine: Engine, retry_delays: tuple[float, ...] = RETRY_DELAYS):
+    def __init__(self, engine: Engine, retry_delays: tuple[float, ...] = RETRY_DELAYS,
+                 outbox: OutboxPolicy | None = None):
+        """`outbox`: what to add to the outbox with each record (None: nothing; the webhook is off)."""
         self._sessions = session_factory(engine)
         self._retry_delays = retry_delays
+        self._outbox = outbox
 
     @classmethod
     def from_settings(cls, settings=None) -> Repository:
         if settings is None:
             from clinic.settings import get_settings
             settings = get_settings()
-        return cls(get_engine(settings.database_url))
+        return cls(get_engine(settings.database_url), outbox=OutboxPolicy.from_settings(settings))
 
     def _write(self, operation: str, work: Callable[[Session], T]) -> T:
         for attempt, delay in enumerate((*self._retry_delays, None), start=1):
@@ -83,7 +87,7 @@ class Repository:
             rank = level_rank(level)
             conversation = lock_conversations(
                 session, {conversation_id: (channel, created_at)})[conversation_id]
-            insert_ignore(session, TriageOutcome, [dict(
+            inserted = insert_ignore(session, TriageOutcome, [dict(
                 conversation_id=conversation_id, event_key=event_key, level=level,
                 urgency_rank=rank, red_flags=list(red_flags), rules=list(rules),
                 protocol_version=protocol_version, plan=list(plan), reason=reason,
@@ -91,6 +95,10 @@ class Repository:
                 created_at=created_at, source="action_server", recorded_at=utcnow())],
                 ["conversation_id", "event_key"])
             refresh_outcome_fields(session, [conversation])
+            if inserted:
+                enqueue_outcome(session, self._outbox, session.execute(select(TriageOutcome).where(
+                    TriageOutcome.conversation_id == conversation_id,
+                    TriageOutcome.event_key == event_key)).scalar_one())
 
         self._write("record_outcome", work)
 
@@ -111,6 +119,7 @@ class Repository:
                 channel=channel, status="open", created_at=created_at, updated_at=created_at)
             session.add(handoff)
             session.flush()
+            enqueue_callback(session, self._outbox, handoff)
             return handoff.id
 
         return self._write("record_handoff", work)

@@ -23,7 +23,7 @@ TLS_OVERRIDE = ROOT / "docker" / "compose.tls.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
 APP_PACKAGES = ("clinic", "bot", "actions", "storage", "webapp", "knowledge", "scripts")
-PROJECT_SERVICES = ("migrate", "actions", "rasa", "web", "retention", "checkins")
+PROJECT_SERVICES = ("migrate", "actions", "rasa", "web", "retention", "checkins", "webhook")
 
 # Values for the secrets .env.example leaves empty, to interpolate the file as a filled-in .env.
 TEST_SECRETS = {"POSTGRES_PASSWORD": "pg0secret", "REDIS_PASSWORD": "redis0secret",

@@ -193,3 +193,36 @@ def test_an_admin_can_reveal_and_then_erase(browser, live_server, two_conversati
         assert session.execute(select(Event).where(Event.sender_id == "ce-0001")).first() is None
         assert session.get(Conversation, "ce-0001") is None
     assert [e.actor for e in actions_of(engine, "erase")] == [ADMIN_EMAIL]
+
+
+def test_an_admin_sees_a_failed_delivery_from_the_menu_and_retries_it(browser, live_server,
+                                                                       two_conversations, engine):
+    from datetime import datetime, timezone
+
+    from sqlalchemy import update
+
+    from storage.models import OutboxMessage
+    from storage.outbox import OutboxPolicy
+    from storage.repository import Repository
+
+    Repository(engine, outbox=OutboxPolicy(("emergency",))).record_outcome(
+        conversation_id="ce-0001", level="emergency", red_flags=["cauda_equina"],
+        rules=["cauda_equina.saddle_or_sphincter"], protocol_version="2026.11.0", plan=[],
+        reason="Saddle numbness.", findings={}, channel="rest",
+        created_at=datetime.now(timezone.utc), event_key="user@77", sources=[])
+    with session_factory(engine)() as session, session.begin():
+        session.execute(update(OutboxMessage).values(status="failed", attempts=20,
+                                                     last_error="no answer: ConnectionError"))
+
+    log_in(browser, live_server, ADMIN_EMAIL, PASSWORD)
+    link = wait_for(browser, "#deliveries-link")
+    assert "1 failed" in link.text
+    link.click()
+    row = wait_for(browser, "#deliveries tbody tr")
+    assert "no answer: ConnectionError" in row.text and "emergency" in row.text
+    row.find_element(By.CSS_SELECTOR, "button").click()
+    wait_for(browser, ".flash")
+    assert "1 failed delivery put back in line" in browser.find_element(By.CSS_SELECTOR, ".flash").text
+    assert "failed" not in browser.find_element(By.ID, "deliveries-link").text
+    with session_factory(engine)() as session:
+        assert session.execute(select(OutboxMessage.status)).scalars().all() == ["pending"]

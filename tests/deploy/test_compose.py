@@ -36,7 +36,7 @@ def services() -> dict:
 
 
 def test_the_compose_file_has_every_service_of_the_deployment(services):
-    assert set(services) == {"postgres", "redis", "migrate", "actions", "rasa", "web", "retention", "checkins",
+    assert set(services) == {"postgres", "redis", "migrate", "actions", "rasa", "web", "retention", "checkins", "webhook",
                              "nginx"}
     assert services["rasa"]["deploy"]["replicas"] == 2
     # Replicas cannot share a fixed container name.
@@ -58,11 +58,15 @@ def test_every_long_running_service_restarts_and_has_a_health_check(services):
         if name not in ("retention", "checkins"):  # a loop with nothing to probe
             assert healthcheck_words(services[name]), name
     assert services["migrate"]["restart"] == "no", "a one-shot job must not loop"
+    # Off (exits 0) while CLINIC_WEBHOOK_URL is unset: it must then stay stopped, not loop.
+    assert services["webhook"]["restart"] == "on-failure"
+    assert python_module(healthcheck_words(services["webhook"])) == (
+        "storage.outbox_worker", ["--healthcheck"])
 
 
 def test_migrations_run_once_before_anything_uses_the_database(services):
     assert python_module(command_words(services["migrate"])) == ("storage.cli", ["migrate"])
-    for name in ("actions", "rasa", "web", "retention", "checkins"):
+    for name in ("actions", "rasa", "web", "retention", "checkins", "webhook"):
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully", name
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
 

@@ -22,6 +22,7 @@ from testing.deployment import (
     compose,
     dockerfile_env,
     environment,
+    filled_env,
     framework_reads,
     image_name,
     load_yaml,
@@ -52,6 +53,8 @@ REQUIRED = {
     "retention": {"CLINIC_DATABASE_URL", "CLINIC_SECRET_KEY"},  # the audit log's key
     "checkins": {"CLINIC_DATABASE_URL",  # the check-ins to send
                  "CLINIC_NAME", "CLINIC_PHONE"},  # told to patients in the check-in
+    "webhook": {"CLINIC_DATABASE_URL",  # the outbox
+                "CLINIC_SECRET_KEY"},  # conversations' pseudonyms, the same as the console's
 }
 
 
@@ -106,6 +109,20 @@ def test_rasa_and_the_action_server_share_one_token_and_the_server_listens_on_it
     assert rasa["CLINIC_ACTION_SERVER_TOKEN"] == actions["CLINIC_ACTION_SERVER_TOKEN"] == \
         TEST_SECRETS["CLINIC_ACTION_SERVER_TOKEN"]
     assert actions["SANIC_HOST"] == "0.0.0.0"
+
+
+def test_the_outbox_writer_and_the_webhook_worker_are_switched_on_by_the_same_variables(services):
+    env = {**filled_env(), "CLINIC_WEBHOOK_URL": "https://records.clinic.example/triage",
+           "CLINIC_WEBHOOK_SECRET": "hook0secret", "CLINIC_WEBHOOK_LEVELS": "emergency"}
+    configured = compose(env)["services"]
+    actions, webhook = environment(configured["actions"]), environment(configured["webhook"])
+    for name in ("CLINIC_WEBHOOK_URL", "CLINIC_WEBHOOK_LEVELS"):
+        assert actions[name] == webhook[name] == env[name], name
+    assert webhook["CLINIC_WEBHOOK_SECRET"] == "hook0secret"
+    assert "CLINIC_WEBHOOK_SECRET" not in actions    # the action server only writes the outbox
+    assert not environment(services["webhook"])["CLINIC_WEBHOOK_URL"], "off unless configured"
+    assert "outbound" in configured["webhook"]["networks"]
+    assert compose(env)["networks"]["outbound"].get("internal") is not True
 
 
 def test_rasa_uses_the_redis_compose_runs_with_its_password(services):

@@ -33,6 +33,12 @@ def test_every_server_of_make_run_listens_on_the_loopback_address_by_default():
     assert args.interface == "127.0.0.1", "Rasa's own default is every interface"
 
 
+def test_the_webhook_worker_runs_only_when_a_webhook_url_is_set():
+    assert serve.workers(Settings(webhook_url="")) == []
+    [(name, command)] = serve.workers(Settings(webhook_url="https://records.clinic.example/hook"))
+    assert command[1:] == ["-m", "storage.outbox_worker"]
+
+
 def test_each_server_can_be_told_to_listen_elsewhere():
     settings = Settings(rasa_host="0.0.0.0", web_host="0.0.0.0", sanic_host="0.0.0.0")
     assert set(listening_on(settings).values()) == {"0.0.0.0"}

@@ -58,10 +58,8 @@ def sender_from_token(value: str, secret_key: str | None = None,
 
 
 def conversation_label(sender_id: str) -> str:
-    """A conversation's name on redacted pages and exports: its channel and a keyed pseudonym,
-    the same everywhere, so conversations stay apart without naming anyone."""
-    channel = sender_id.split(":", 1)[0] + ":" if ":" in sender_id else ""
-    return f"{channel}ref-{audit.conversation_ref(sender_id, settings().secret_key)[:12]}"
+    """The conversation's pseudonym (storage.audit.conversation_label)."""
+    return audit.conversation_label(sender_id, settings().secret_key)
 
 
 def record_audit(action: str, conversation_id: str | None = None, **details) -> None:
@@ -77,7 +75,7 @@ def _close_db(_error=None) -> None:
 
 
 def init_app(app: Flask) -> None:
-    from webapp.console import auth, check_ins, exports, views  # noqa: F401  (routes register on bp)
+    from webapp.console import auth, check_ins, exports, outbox, views  # noqa: F401  (routes register on bp)
 
     engine = get_engine(app.extensions["clinic_settings"].database_url)
     app.extensions["clinic_engine"] = engine

@@ -1,7 +1,7 @@
 """The outbox: outcomes and callback requests waiting for (or delivered to) the clinic's webhook.
 
-Revision ID: 0002_outbox
-Revises: 0001_initial
+Revision ID: 0003_outbox
+Revises: 0002_follow_ups
 Create Date: 2026-12-01
 """
 import sqlalchemy as sa

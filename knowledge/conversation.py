@@ -80,7 +80,8 @@ class ConversationState:
     def someone_else_described(self) -> bool:
         """Another person's current symptoms were described, and it is not settled whose they are."""
         k = knowledge()
-        return self.proxy is None and not self.complaints and any(
+        own = [f for f in self.complaints if f not in self.others]   # "came on out of nowhere" said of him too
+        return self.proxy is None and not own and any(
             f in k.findings and not k.findings[f].history_ok and f not in AGE_FINDINGS for f in self.others)
 
     def adopt_others(self) -> None:

@@ -63,6 +63,10 @@ def read_intent(intent: str | None, text: str, k: Knowledge | None = None, *, fi
         return "describe_symptoms"
     if intent == "restart" and not re.search(k.patterns["restart_words"], text or "", re.IGNORECASE):
         return "describe_symptoms"   # a restart wipes the conversation: only when asked for in words
+    if intent == "goodbye" and text and not text.startswith("/") \
+            and not re.search(k.patterns["goodbye_words"], text, re.IGNORECASE):
+        # a goodbye ends the conversation: only when said in words ("squash last night" answers)
+        return "describe_symptoms" if findings or re.search(k.patterns["time_said"], text.lower()) else "nlu_fallback"
     if intent in QUESTION_INTENTS and text and not text.startswith("/") and not _WORDLIKE.search(text.lower()):
         return "nlu_fallback"   # "xxxxxxxx…" asks nothing: the fallback answers, with the emergency line
     if intent in UNPLACED_INTENTS:

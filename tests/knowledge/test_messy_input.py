@@ -517,3 +517,14 @@ def test_a_relatives_story_with_a_subjectless_sentence_still_asks_whose_symptoms
                        "started out of the blue half an hour ago", said("yes im asking for him", asked="proxy"))
     assert adopted.findings.get("back_pain") == "present" and adopted.findings.get("older_age") == "present"
     assert [q.id for q in adopted.outcome().pending][:1] == ["aortic_aneurysm"]
+
+
+@pytest.mark.parametrize("text, intent", [
+    ("squash last night", "describe_symptoms"),
+    ("bye for now, thanks", "goodbye"),
+    ("cheers", "goodbye"),
+    ("zzz", "nlu_fallback"),
+])
+def test_a_goodbye_needs_words_that_take_leave(text, intent):
+    from knowledge.turns import read_intent
+    assert read_intent("goodbye", text) == intent

@@ -17,7 +17,7 @@ import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -159,11 +159,11 @@ def project_conversations(session: Session, sender_ids: list[str],
         session.delete(conversations.pop(sender_id))
         del present[sender_id]
     for sender_id, transcript in present.items():
-        conversation = conversations[sender_id]
-        apply_transcript(conversation, transcript)
-        insert_ignore(session, TriageOutcome, reconciled_outcomes(sender_id, transcript),
-                      ["conversation_id", "event_key"])
-        _fill_missing_sources(session, sender_id, transcript)
+        apply_transcript(conversations[sender_id], transcript)
+    insert_ignore(session, TriageOutcome, [row for sender_id, transcript in present.items()
+                                           for row in reconciled_outcomes(sender_id, transcript)],
+                  ["conversation_id", "event_key"])
+    _fill_missing_sources(session, present)
     refresh_outcome_fields(session, conversations.values())
 
 
@@ -210,14 +210,15 @@ def reconciled_outcomes(sender_id: str, transcript: Transcript) -> list[dict]:
     return rows
 
 
-def _fill_missing_sources(session: Session, sender_id: str, transcript: Transcript) -> None:
+def _fill_missing_sources(session: Session, transcripts: dict[str, Transcript]) -> None:
     """The action server's write may lack the guideline sources; the bot event has them."""
-    for decision in transcript.decisions:
-        sources = decision.payload.get("sources")
-        if sources:
-            session.execute(
-                update(TriageOutcome)
-                .where(TriageOutcome.conversation_id == sender_id,
-                       TriageOutcome.event_key == decision.event_key,
-                       TriageOutcome.sources == [])
-                .values(sources=list(sources)).execution_options(synchronize_session=False))
+    sources = {(sender_id, decision.event_key): list(decision.payload["sources"])
+               for sender_id, transcript in transcripts.items()
+               for decision in transcript.decisions if decision.payload.get("sources")}
+    for batch in chunks(sorted({sender_id for sender_id, _ in sources})):
+        statement = select(TriageOutcome).where(TriageOutcome.conversation_id.in_(batch),
+                                                TriageOutcome.sources == [])
+        for outcome in session.execute(statement).scalars():
+            found = sources.get((outcome.conversation_id, outcome.event_key))
+            if found:
+                outcome.sources = found

@@ -1,4 +1,5 @@
-"""Start the action server, the Rasa server and the web app; stop them all on Ctrl-C.
+"""Start the action server, the Rasa server, the web app and the projector worker; stop them all
+on Ctrl-C.
 
 Run by `make run` from the repo root. Prints each service's URL once it answers.
 """
@@ -46,6 +47,12 @@ def services(settings: Settings) -> list[tuple[str, list[str], str, str]]:
     ]
 
 
+def workers() -> list[tuple[str, list[str]]]:
+    """(name, command) of the processes that serve no URL: the projector worker keeps the staff
+    console current (without RabbitMQ it polls the events table)."""
+    return [("projector worker", [str(BIN / "python"), "-m", "storage.projector_worker"])]
+
+
 def answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -88,6 +95,9 @@ def main() -> int:
                     stop()
                     return 1
                 time.sleep(1)
+        for name, command in workers():
+            print(f"starting the {name} ...", flush=True)
+            children.append((name, subprocess.Popen(command, cwd=ROOT, env=env)))
         rasa_port, web_port = settings.rasa_port, settings.web_port
         print(f"\nready on http://localhost:{rasa_port}\n"
               f"  clinic page with the chat widget: http://localhost:{web_port}/\n"

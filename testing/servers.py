@@ -26,6 +26,8 @@ START_TIMEOUT_SECONDS = 240
 # service key may (bot/channels/rest.py); browsers never hold it.
 REST_SERVICE_KEY = "test-only-rest-service-key"
 REST_HEADERS = {"Authorization": f"Bearer {REST_SERVICE_KEY}"}
+# This machine's RabbitMQ, where tests and benchmarks run Rasa's event broker and the projector worker.
+RABBITMQ_URL = os.environ.get("CLINIC_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
 
 def free_port() -> int:

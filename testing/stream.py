@@ -20,9 +20,9 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import read_endpoint_config
 
 from testing import synthetic
+from testing.servers import RABBITMQ_URL  # noqa: F401  (the tests' and benchmark's RabbitMQ)
 
 ROOT = Path(__file__).resolve().parent.parent
-RABBITMQ_URL = os.environ.get("CLINIC_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
 
 def marker(index: int) -> str:

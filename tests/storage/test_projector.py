@@ -1,6 +1,6 @@
 """The projector builds the console's summary from Rasa's events and reconciles outcomes."""
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import select

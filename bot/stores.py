@@ -162,3 +162,9 @@ class ClinicEventBroker(PikaEventBroker):
 
     async def _set_up_exchange(self, channel):
         return await stream.declare_exchange(channel)
+
+    async def close(self) -> None:
+        """Lets the last publishes finish (Rasa's close would cancel them), then closes."""
+        if self._background_tasks:
+            await asyncio.wait(set(self._background_tasks), timeout=5)
+        await super().close()

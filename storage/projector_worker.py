@@ -33,6 +33,7 @@ log = logging.getLogger("storage.projector_worker")
 BATCH_SIZE = 1000
 POLL_SECONDS = 0.5          # without wake-ups
 FALLBACK_POLL_SECONDS = 5.0  # with wake-ups: what a lost message can cost
+COALESCE_SECONDS = 0.05     # after a wake-up, so a burst of turns is projected in one batch
 DATABASE_RETRY_SECONDS = 2.0
 # --check fails when an event has waited longer than this (past GAP_PATIENCE, which a hole may wait).
 HEALTHY_LAG = projector.GAP_PATIENCE.total_seconds() + 60
@@ -67,6 +68,8 @@ async def run(engine: Engine, rabbitmq_url: str, stop: asyncio.Event,
                 continue
             woken = wakeups.event if wakeups and wakeups.connected else None
             await _wait(stop, woken, FALLBACK_POLL_SECONDS if woken else poll_seconds)
+            if woken and woken.is_set():
+                await asyncio.sleep(COALESCE_SECONDS)
     finally:
         if listener:
             listener.cancel()

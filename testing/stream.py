@@ -79,29 +79,31 @@ async def save_turn(store, sender_id: str, events: list[dict]) -> None:
     await store.save(DialogueStateTracker.from_dict(sender_id, events))
 
 
-def schedule(conversations: dict[str, list[dict]], per_second: float, turn_gap: float
-             ) -> list[tuple[float, int, str, list[dict]]]:
+def schedule(conversations: dict[str, list[dict]], per_second: float, turn_gap: float,
+             share: tuple[int, int] = (0, 1)) -> list[tuple[float, int, str, list[dict]]]:
     """(seconds from the start, conversation index, sender id, the tracker's events) for each
-    turn: a new conversation every 1/per_second s, its turns turn_gap s apart."""
-    due = [(index / per_second + turn * turn_gap, index, sender, events)
-           for index, (sender, conversation) in enumerate(conversations.items())
+    turn: a new conversation every 1/per_second s, its turns turn_gap s apart. share=(k, n): the
+    conversations are every n-th of all, starting at the k-th (one of n Rasa processes)."""
+    first, every = share
+    due = [((first + position * every) / per_second + turn * turn_gap, position, sender, events)
+           for position, (sender, conversation) in enumerate(conversations.items())
            for turn, events in enumerate(turns(conversation))]
     return sorted(due, key=lambda item: item[:2])
 
 
 async def hold(store, conversations: dict[str, list[dict]], per_second: float, turn_gap: float,
-               on_turn=None) -> list[tuple[str, float]]:
+               on_turn=None, share: tuple[int, int] = (0, 1)) -> list[tuple[str, float, float]]:
     """Save every turn at its time (saves run one after another, as one Rasa process does).
-    Returns (sender id, when its turn was stored: time.time()) per turn; on_turn(index of the
-    conversation, seconds since the start) is called before each save."""
+    Returns (sender id, its last event's timestamp, when it was stored: time.time()) per turn;
+    on_turn(index of the conversation, seconds since the start) is called before each save."""
     started = time.monotonic()
     stored = []
-    for at, index, sender, events in schedule(conversations, per_second, turn_gap):
+    for at, index, sender, events in schedule(conversations, per_second, turn_gap, share):
         await asyncio.sleep(max(0.0, at - (time.monotonic() - started)))
         if on_turn:
             on_turn(index, time.monotonic() - started)
         await save_turn(store, sender, events)
-        stored.append((sender, time.time()))
+        stored.append((sender, events[-1]["timestamp"], time.time()))
     return stored
 
 

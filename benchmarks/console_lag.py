@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import os
 import sys
 import threading
 import time
@@ -174,6 +175,8 @@ def main() -> None:
     parser.add_argument("--setup", action="append", choices=("before", "polling", "stream"))
     parser.add_argument("--log-dir", default="results/bench/console_lag")
     args = parser.parse_args()
+    # The writer processes start fresh interpreters that import Rasa: no TensorFlow or deprecation chatter.
+    os.environ.update(TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore")
     log_dir = Path(args.log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
 

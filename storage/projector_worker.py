@@ -48,7 +48,7 @@ async def run(engine: Engine, rabbitmq_url: str, stop: asyncio.Event,
     listener = asyncio.create_task(wakeups.listen()) if wakeups else None
     log.info("projector worker started (%s)", "woken by RabbitMQ" if wakeups
              else f"polling every {poll_seconds:g} s")
-    projected, reported_at = 0, time.monotonic()
+    projected, reported_at, database_down = 0, time.monotonic(), False
     try:
         while not stop.is_set():
             if wakeups:
@@ -56,9 +56,15 @@ async def run(engine: Engine, rabbitmq_url: str, stop: asyncio.Event,
             try:
                 read = await asyncio.to_thread(cursor.step, engine, BATCH_SIZE)
             except DBAPIError as error:
-                log.warning("database unavailable (%s); retrying", type(error).__name__)
+                if not database_down:
+                    log.warning("database unavailable (%s); retrying every %g s", type(error).__name__,
+                                DATABASE_RETRY_SECONDS)
+                database_down = True
                 await _wait(stop, None, DATABASE_RETRY_SECONDS)
                 continue
+            if database_down:
+                log.info("database back; catching up")
+                database_down = False
             projected += read or 0
             if time.monotonic() - reported_at > REPORT_SECONDS:
                 log.info("projected %d event rows; watermark %s, %d hole(s)", projected,

@@ -123,7 +123,10 @@ bench-assertion: $(VENV)/.app
 bench-nlu: $(VENV)/.dev $(MODEL)
 	$(PY) benchmarks/nlu.py
 
-bench-console: $(VENV)/.dev
+# Console lag while 50 conversations a second are held (projector worker, polling and through
+# RabbitMQ, against the old page-view projection), then list page times at 100,000 conversations.
+bench-console: $(VENV)/.dev $(SPACY)/meta.json
+	$(PY) benchmarks/console_lag.py
 	$(PY) benchmarks/console_list.py
 
 # 10,000 outcomes through the outbox to a local webhook receiver: throughput, delay p50/p95, lost

@@ -4,7 +4,7 @@
 
 Loads synthetic conversations (Rasa event rows, their summary rows and triage outcomes, built by
 the same code the projector uses) into a fresh database with COPY, then times list pages through
-the Flask test client (login, catch-up check, query, audit entry, rendering): p50/p95 per page.
+the Flask test client (login, query, audit entry, rendering): p50/p95 per page.
 Drops the database at the end unless --keep.
 """
 from __future__ import annotations

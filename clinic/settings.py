@@ -52,6 +52,9 @@ class Settings(_FromEnvironment):
     database_url: str = Field(default_factory=lambda: f"sqlite:///{VAR_DIR / 'clinic.db'}")
     # Redis: lock store and shared rate limits for several Rasa replicas; unset = in-memory.
     redis_url: str = ""
+    # RabbitMQ (amqp://user:password@host:5672/): Rasa's event broker wakes the projector worker
+    # at each stored turn (storage/stream.py); unset = the worker polls the events table.
+    rabbitmq_url: str = ""
     # What patients are told to call.
     emergency_number: str = "999"
     urgent_number: str = "111"

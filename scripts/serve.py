@@ -1,4 +1,5 @@
-"""Start the action server, the Rasa server and the web app; stop them all on Ctrl-C.
+"""Start the action server, the Rasa server, the web app and the projector worker; stop them all
+on Ctrl-C.
 
 Run by `make run` from the repo root. Prints each service's URL once it answers.
 """
@@ -47,11 +48,13 @@ def services(settings: Settings) -> list[tuple[str, list[str], str, str]]:
 
 
 def workers(settings: Settings) -> list[tuple[str, list[str]]]:
-    """Background processes with no address: the webhook worker, only when CLINIC_WEBHOOK_URL is
-    set (docs/webhook.md)."""
-    if not settings.webhook_url:
-        return []
-    return [("webhook worker", [str(BIN / "python"), "-m", "storage.outbox_worker"])]
+    """(name, command) of the processes that serve no URL: the projector worker keeps the staff
+    console current (without RabbitMQ it polls the events table); the webhook worker only when
+    CLINIC_WEBHOOK_URL is set (docs/webhook.md)."""
+    found = [("projector worker", [str(BIN / "python"), "-m", "storage.projector_worker"])]
+    if settings.webhook_url:
+        found.append(("webhook worker", [str(BIN / "python"), "-m", "storage.outbox_worker"]))
+    return found
 
 
 def answers(url: str) -> bool:

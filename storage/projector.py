@@ -1,21 +1,23 @@
-"""Catch up the `conversations` summary and triage outcomes from Rasa's `events` table.
+"""Keep the `conversations` summary and triage outcomes current from Rasa's `events` table.
 
-Incremental (events with id above a remembered watermark) and idempotent: every conversation
+Incremental (events with ids above a remembered watermark) and idempotent: every conversation
 touched by new events is recomputed from all of its events, so replaying a batch changes nothing.
 Triage decisions found in bot events but missing from triage_outcomes (the action server could
-not write them) are inserted with source="reconciled".
+not write them) are inserted with source="reconciled". The projector worker
+(storage/projector_worker.py) runs this continuously; the CLI and the retention job call catch_up.
 
 Ids are handed out before commit, so a slow transaction can commit an id below ones already
-seen. The watermark therefore stops at the first hole in the ids until the hole is
-GAP_PATIENCE old (then it is taken as a rollback or an erased event) and re-reads what lies beyond.
+read. A cursor therefore remembers the holes in the ids it has read and re-reads just those; the
+stored watermark stays below the lowest hole (a restarted projector re-reads what lies beyond)
+until the hole is GAP_PATIENCE old (then it is taken as a rollback or an erased event).
 """
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -29,18 +31,89 @@ log = logging.getLogger(__name__)
 
 STATE_NAME = "conversations"
 GAP_PATIENCE = timedelta(seconds=60)
+# A jump in the ids wider than this is not transactions in flight (a sequence moved on): not waited for.
+MAX_HOLE = 10_000
+
+
+class EventCursor:
+    """Where one projector is in the events table: the stored watermark (every id at or below it
+    is projected), the highest id read, and the holes below that (ids not seen yet, each with the
+    time it was first missed). Keep one per process; catch_up() makes a fresh one."""
+
+    def __init__(self) -> None:
+        self.watermark: int | None = None
+        self.read_up_to = 0
+        self.holes: dict[int, datetime] = {}
+        self._inherited_gap_at: datetime | None = None
+        self.caught_up = False
+
+    def step(self, engine: Engine, batch_size: int = 1000) -> int | None:
+        """Project up to batch_size new events and any that filled a hole. Returns the rows read,
+        or None when another process holds the projector (PostgreSQL row lock)."""
+        with session_factory(engine)() as session, session.begin():
+            state = _lock_state(session, wait=False)
+            if state is None:
+                return None
+            if state.last_event_id != self.watermark:      # first step, or another process moved it
+                self._restart_from(state)
+            rows = session.execute(
+                select(Event.id, Event.sender_id).where(Event.id > self.read_up_to)
+                .order_by(Event.id).limit(batch_size)).all()
+            filled = self._filled_holes(session)
+            senders = sorted({row.sender_id for row in rows} | {row.sender_id for row in filled})
+            if senders:
+                project_conversations(session, senders)
+            self._advance([row.id for row in rows], [row.id for row in filled])
+            state.last_event_id = self.watermark
+            state.gap_seen_at = self.holes[min(self.holes)] if self.holes else None
+        self.caught_up = len(rows) < batch_size
+        return len(rows) + len(filled)
+
+    def _restart_from(self, state: ProjectorState) -> None:
+        self.watermark = self.read_up_to = state.last_event_id
+        # A hole just above the stored watermark was first missed when it says.
+        self.holes, self._inherited_gap_at = {}, state.gap_seen_at
+
+    def _filled_holes(self, session: Session) -> list:
+        found = []
+        for batch in chunks(sorted(self.holes)):
+            found += session.execute(select(Event.id, Event.sender_id)
+                                     .where(Event.id.in_(batch))).all()
+        return found
+
+    def _advance(self, new_ids: list[int], filled_ids: list[int], now: datetime | None = None) -> None:
+        now = now or utcnow()
+        for event_id in filled_ids:
+            self.holes.pop(event_id, None)
+        previous = self.read_up_to
+        for event_id in new_ids:
+            if event_id - previous - 1 > MAX_HOLE:
+                log.warning("event ids jumped by %d; not waiting for the ids in between",
+                            event_id - previous)
+            else:
+                for missing in range(previous + 1, event_id):
+                    inherited = missing == self.watermark + 1 and self._inherited_gap_at
+                    self.holes[missing] = inherited or now
+            previous = event_id
+        self.read_up_to = previous
+        for event_id, missed_at in list(self.holes.items()):
+            if now - missed_at >= GAP_PATIENCE:
+                del self.holes[event_id]        # a rollback or an erased event: never coming
+        self.watermark = min(self.holes) - 1 if self.holes else self.read_up_to
+        self._inherited_gap_at = None
 
 
 def catch_up(engine: Engine, *, batch_size: int = 1000, max_batches: int | None = None) -> int:
     """Project new events; returns how many event rows were read. Bounded by
     batch_size * max_batches (None: until done). Returns at once if another process is at it."""
-    read, batches, after = 0, 0, 0
+    cursor, read, batches = EventCursor(), 0, 0
     while max_batches is None or batches < max_batches:
-        with session_factory(engine)() as session, session.begin():
-            count, after = _project_batch(session, batch_size, after)
+        count = cursor.step(engine, batch_size)
+        if count is None:
+            break
         read += count
         batches += 1
-        if count < batch_size:
+        if cursor.caught_up:
             break
     return read
 
@@ -48,7 +121,8 @@ def catch_up(engine: Engine, *, batch_size: int = 1000, max_batches: int | None 
 def rebuild(engine: Engine, batch_size: int = 5000) -> int:
     """Recompute every conversation from the start (e.g. after changing the redaction rules)."""
     with session_factory(engine)() as session, session.begin():
-        _lock_state(session, wait=True).last_event_id = 0
+        state = _lock_state(session, wait=True)
+        state.last_event_id, state.gap_seen_at = 0, None
     return catch_up(engine, batch_size=batch_size)
 
 
@@ -59,41 +133,6 @@ def _lock_state(session: Session, wait: bool) -> ProjectorState | None:
     if is_postgresql(session.bind):
         statement = statement.with_for_update(skip_locked=not wait)
     return session.execute(statement).scalar_one_or_none()
-
-
-def _project_batch(session: Session, batch_size: int, after: int) -> tuple[int, int]:
-    """Project up to batch_size events with ids above the watermark and `after` (where the
-    previous batch of this run ended, possibly past a hole). Returns (rows read, last id read)."""
-    state = _lock_state(session, wait=False)
-    if state is None:
-        return 0, after     # another replica is projecting right now
-    start = max(state.last_event_id, after)
-    rows = session.execute(
-        select(Event.id, Event.sender_id).where(Event.id > start)
-        .order_by(Event.id).limit(batch_size)).all()
-    if not rows:
-        return 0, start
-    project_conversations(session, sorted({row.sender_id for row in rows}))
-    if start == state.last_event_id:
-        _advance_watermark(state, [row.id for row in rows])
-    return len(rows), rows[-1].id
-
-
-def _advance_watermark(state: ProjectorState, ids: list[int]) -> None:
-    contiguous = state.last_event_id
-    for event_id in ids:
-        if event_id != contiguous + 1:
-            break
-        contiguous = event_id
-    now = utcnow()
-    if contiguous == ids[-1]:
-        state.last_event_id, state.gap_seen_at = contiguous, None
-    elif state.gap_seen_at is None:
-        state.last_event_id, state.gap_seen_at = contiguous, now
-    elif now - state.gap_seen_at >= GAP_PATIENCE:
-        state.last_event_id, state.gap_seen_at = ids[-1], None
-    else:
-        state.last_event_id = contiguous
 
 
 def load_transcripts(session: Session, sender_ids: list[str]) -> dict[str, Transcript]:
@@ -120,11 +159,11 @@ def project_conversations(session: Session, sender_ids: list[str],
         session.delete(conversations.pop(sender_id))
         del present[sender_id]
     for sender_id, transcript in present.items():
-        conversation = conversations[sender_id]
-        apply_transcript(conversation, transcript)
-        insert_ignore(session, TriageOutcome, reconciled_outcomes(sender_id, transcript),
-                      ["conversation_id", "event_key"])
-        _fill_missing_sources(session, sender_id, transcript)
+        apply_transcript(conversations[sender_id], transcript)
+    insert_ignore(session, TriageOutcome, [row for sender_id, transcript in present.items()
+                                           for row in reconciled_outcomes(sender_id, transcript)],
+                  ["conversation_id", "event_key"])
+    _fill_missing_sources(session, present)
     refresh_outcome_fields(session, conversations.values())
 
 
@@ -171,14 +210,15 @@ def reconciled_outcomes(sender_id: str, transcript: Transcript) -> list[dict]:
     return rows
 
 
-def _fill_missing_sources(session: Session, sender_id: str, transcript: Transcript) -> None:
+def _fill_missing_sources(session: Session, transcripts: dict[str, Transcript]) -> None:
     """The action server's write may lack the guideline sources; the bot event has them."""
-    for decision in transcript.decisions:
-        sources = decision.payload.get("sources")
-        if sources:
-            session.execute(
-                update(TriageOutcome)
-                .where(TriageOutcome.conversation_id == sender_id,
-                       TriageOutcome.event_key == decision.event_key,
-                       TriageOutcome.sources == [])
-                .values(sources=list(sources)).execution_options(synchronize_session=False))
+    sources = {(sender_id, decision.event_key): list(decision.payload["sources"])
+               for sender_id, transcript in transcripts.items()
+               for decision in transcript.decisions if decision.payload.get("sources")}
+    for batch in chunks(sorted({sender_id for sender_id, _ in sources})):
+        statement = select(TriageOutcome).where(TriageOutcome.conversation_id.in_(batch),
+                                                TriageOutcome.sources == [])
+        for outcome in session.execute(statement).scalars():
+            found = sources.get((outcome.conversation_id, outcome.event_key))
+            if found:
+                outcome.sources = found

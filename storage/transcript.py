@@ -1,7 +1,10 @@
 """Read Rasa event rows into what people see: turns, chosen buttons, findings, triage decisions."""
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -10,6 +13,26 @@ from storage.redaction import redact
 
 PREVIEW_CHARS = 140
 SEARCH_TEXT_CHARS = 20_000
+# The projector worker recomputes a conversation at each of its turns: each message is redacted
+# once per process. Keyed by a hash, so the cache holds no unredacted text.
+REDACTED_CACHE_SIZE = 50_000
+_redacted: OrderedDict[bytes, str] = OrderedDict()
+_redacted_lock = threading.Lock()
+
+
+def redact_message(text: str) -> str:
+    """redact(text), remembered for the most recent REDACTED_CACHE_SIZE messages."""
+    key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    with _redacted_lock:
+        if key in _redacted:
+            _redacted.move_to_end(key)
+            return _redacted[key]
+    redacted = redact(text)
+    with _redacted_lock:
+        _redacted[key] = redacted
+        while len(_redacted) > REDACTED_CACHE_SIZE:
+            _redacted.popitem(last=False)
+    return redacted
 
 
 @dataclass
@@ -71,11 +94,12 @@ class Transcript:
                  if turn.speaker == "patient" and turn.text and not turn.button]
         if not typed:
             return None
-        text = redact(" ".join(typed[0].split()))
+        text = redact_message(" ".join(typed[0].split()))
         return text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS - 1] + "…"
 
     def search_text(self) -> str | None:
-        text = redact("\n".join(self.patient_texts))
+        """Each message redacted on its own, as the console shows it."""
+        text = "\n".join(redact_message(text) for text in self.patient_texts)
         return text[:SEARCH_TEXT_CHARS] if text else None
 
 

@@ -17,17 +17,20 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from testing.servers import RABBITMQ_URL
+
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
 TLS_OVERRIDE = ROOT / "docker" / "compose.tls.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
 APP_PACKAGES = ("clinic", "bot", "actions", "storage", "webapp", "knowledge", "scripts")
-PROJECT_SERVICES = ("migrate", "actions", "rasa", "web", "retention", "checkins", "webhook")
+PROJECT_SERVICES = ("migrate", "actions", "rasa", "web", "projector", "retention", "checkins", "webhook")
 
 # Values for the secrets .env.example leaves empty, to interpolate the file as a filled-in .env.
 TEST_SECRETS = {"POSTGRES_PASSWORD": "pg0secret", "REDIS_PASSWORD": "redis0secret",
-                "CLINIC_SECRET_KEY": "key0secret", "CLINIC_ACTION_SERVER_TOKEN": "token0secret"}
+                "RABBITMQ_PASSWORD": "rabbit0secret", "CLINIC_SECRET_KEY": "key0secret",
+                "CLINIC_ACTION_SERVER_TOKEN": "token0secret"}
 
 
 # --- compose ------------------------------------------------------------------------------------
@@ -281,6 +284,7 @@ def framework_reads(name: str) -> bool:
 IMAGE_READS = {
     "postgres": {"POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD"},
     "redis": {"REDISCLI_AUTH"},  # redis-cli's password, for the health check
+    "rabbitmq": {"RABBITMQ_DEFAULT_USER", "RABBITMQ_DEFAULT_PASS"},
     "nginx": set(),
 }
 
@@ -291,13 +295,15 @@ def image_name(service: dict) -> str:
 
 # --- the deployment's settings on this machine ---------------------------------------------------
 
-def local_environment(service_name: str, *, database_url: str, redis_url: str, action_url: str) -> dict[str, str]:
+def local_environment(service_name: str, *, database_url: str, redis_url: str, action_url: str,
+                      rabbitmq_url: str = RABBITMQ_URL) -> dict[str, str]:
     """A compose service's environment with the compose hosts replaced by this machine's servers.
 
     Tests that run real servers start them with this, so they run with the deployment's variable
     names and values: a variable docker-compose.yml misnames is misnamed in the test too.
     """
-    local = {"postgres": database_url, "redis": redis_url, "actions": action_url}
+    local = {"postgres": database_url, "redis": redis_url, "actions": action_url,
+             "rabbitmq": rabbitmq_url}
     env = {}
     for name, value in environment(compose()["services"][service_name]).items():
         host = urlsplit(value).hostname if "://" in value else None

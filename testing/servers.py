@@ -28,6 +28,8 @@ START_TIMEOUT_SECONDS = 240
 # service key may (bot/channels/rest.py); browsers never hold it.
 REST_SERVICE_KEY = "test-only-rest-service-key"
 REST_HEADERS = {"Authorization": f"Bearer {REST_SERVICE_KEY}"}
+# This machine's RabbitMQ, where tests and benchmarks run Rasa's event broker and the projector worker.
+RABBITMQ_URL = os.environ.get("CLINIC_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
 
 def free_port() -> int:
@@ -106,12 +108,30 @@ def rasa_server(env: dict[str, str], log_dir: Path, port: int | None = None, mod
     return Process("Rasa", command, env, f"http://127.0.0.1:{port}/", log_dir / f"rasa-{port}.log")
 
 
+def projector_worker(env: dict[str, str], log_dir: Path) -> Process:
+    """The projector worker (no URL: it is up once its log says so; see wait_started)."""
+    return Process("projector worker", [str(BIN / "python"), "-m", "storage.projector_worker"], env, "",
+                   log_dir / "projector-worker.log")
+
+
+def wait_started(worker: Process, timeout: float = START_TIMEOUT_SECONDS) -> Process:
+    deadline = time.monotonic() + timeout
+    while not worker.log_path.exists() or "projector worker started" not in worker.log_path.read_text(errors="replace"):
+        if worker.popen.poll() is not None:
+            raise RuntimeError(f"the projector worker exited during start-up:\n{worker.log_tail()}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the projector worker did not start; see {worker.log_path}")
+        time.sleep(0.2)
+    return worker
+
+
 @dataclass
 class Bot:
-    """A running action server + Rasa server pair."""
+    """A running action server + Rasa server pair, and the projector worker when asked for."""
     rasa: Process
     actions: Process | None
     env: dict[str, str] = field(default_factory=dict)
+    projector: Process | None = None
 
     @property
     def url(self) -> str:
@@ -122,8 +142,9 @@ class Bot:
 
     def stop(self) -> None:
         self.rasa.stop()
-        if self.actions:
-            self.actions.stop()
+        for process in (self.actions, self.projector):
+            if process:
+                process.stop()
 
 
 def rest_post(base_url: str, body: bytes, timeout: float = 60,
@@ -144,22 +165,27 @@ def rest_say(base_url: str, sender: str, message, timeout: float = 60) -> list[d
     return json.loads(body)
 
 
-def start_bot(log_dir: Path, env: dict[str, str], with_actions: bool = True) -> Bot:
-    """Start both servers (in parallel) and wait until they answer."""
+def start_bot(log_dir: Path, env: dict[str, str], with_actions: bool = True,
+              with_projector: bool = False) -> Bot:
+    """Start both servers (in parallel), and the projector worker if asked, and wait until they
+    answer."""
     log_dir.mkdir(parents=True, exist_ok=True)
     actions = action_server(env, log_dir) if with_actions else None
     action_url = actions.health_url.replace("/health", "/webhook") if actions else "http://127.0.0.1:9/webhook"
     env = dict(env, CLINIC_ACTION_SERVER_URL=action_url)
     rasa = rasa_server(env, log_dir)
-    if actions:
-        actions.env = env
-        actions.start()
-    rasa.start()
+    projector = projector_worker(env, log_dir) if with_projector else None
+    for process in (actions, rasa, projector):
+        if process:
+            process.env = env
+            process.start()
     try:
         if actions:
             actions.wait_ready()
         rasa.wait_ready()
+        if projector:
+            wait_started(projector)
     except RuntimeError:
-        Bot(rasa, actions).stop()
+        Bot(rasa, actions, projector=projector).stop()
         raise
-    return Bot(rasa, actions, env)
+    return Bot(rasa, actions, env, projector)

@@ -286,6 +286,7 @@ def test_events_rasas_tracker_store_writes_appear_in_the_console(app, engine,
     ])
     asyncio.run(store.save(tracker))
     store.engine.dispose()
+    projector.catch_up(engine)      # what the projector worker does (tests/storage/test_projector_worker.py)
     client, _ = client_for(app)
 
     assert listed(client) == ["rasa-rest-1"]

@@ -27,7 +27,7 @@ from testing.deployment import (
     shell_commands,
 )
 
-LONG_RUNNING = ("postgres", "redis", "actions", "rasa", "web", "retention", "checkins", "nginx")
+LONG_RUNNING = ("postgres", "redis", "rabbitmq", "actions", "rasa", "web", "projector", "retention", "checkins", "nginx")
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +36,8 @@ def services() -> dict:
 
 
 def test_the_compose_file_has_every_service_of_the_deployment(services):
-    assert set(services) == {"postgres", "redis", "migrate", "actions", "rasa", "web", "retention", "checkins", "webhook",
-                             "nginx"}
+    assert set(services) == {"postgres", "redis", "rabbitmq", "migrate", "actions", "rasa", "web",
+                             "projector", "retention", "checkins", "webhook", "nginx"}
     assert services["rasa"]["deploy"]["replicas"] == 2
     # Replicas cannot share a fixed container name.
     assert "container_name" not in services["rasa"]
@@ -66,7 +66,7 @@ def test_every_long_running_service_restarts_and_has_a_health_check(services):
 
 def test_migrations_run_once_before_anything_uses_the_database(services):
     assert python_module(command_words(services["migrate"])) == ("storage.cli", ["migrate"])
-    for name in ("actions", "rasa", "web", "retention", "checkins", "webhook"):
+    for name in ("actions", "rasa", "web", "projector", "retention", "checkins", "webhook"):
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully", name
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
 
@@ -208,7 +208,7 @@ def test_only_nginx_is_published_and_the_action_server_is_internal():
     assert published == {"nginx"}
     assert raw["services"]["nginx"]["ports"] == ["${CLINIC_HTTP_PORT:-80}:80"]
     internal = {name for name, network in raw["networks"].items() if (network or {}).get("internal")}
-    for name in ("actions", "postgres", "redis", "migrate", "retention"):
+    for name in ("actions", "postgres", "redis", "rabbitmq", "migrate", "projector", "retention"):
         assert set(raw["services"][name]["networks"]) <= internal, name
     # nginx shares no network with the action server.
     assert not set(raw["services"]["nginx"]["networks"]) & set(raw["services"]["actions"]["networks"])
@@ -243,3 +243,16 @@ def test_rasa_and_the_action_server_run_as_the_test_servers_run_them(services, t
     deployed_actions = _commands(services, "actions")[0]
     assert tested_actions[1:3] == deployed_actions[1:3], "the same module"
     assert _flags(tested_actions) == _flags(deployed_actions)
+
+
+def test_rasa_streams_to_the_rabbitmq_the_projector_worker_listens_on(services):
+    """Both wait for RabbitMQ (Rasa's broker gives up after its connection attempts), and the
+    worker's health check is its backlog."""
+    for name in ("rasa", "projector"):
+        assert services[name]["depends_on"]["rabbitmq"]["condition"] == "service_healthy", name
+    assert python_module(_commands(services, "projector")[0]) == ("storage.projector_worker", [])
+    assert python_module(healthcheck_words(services["projector"])) == (
+        "storage.projector_worker", ["--check"])
+    result = subprocess.run([sys.executable, "-m", "storage.projector_worker", "--help"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "--check" in result.stdout, result.stderr

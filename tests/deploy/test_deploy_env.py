@@ -40,6 +40,7 @@ REQUIRED = {
                 "SANIC_HOST"},  # 127.0.0.1 by default: unreachable in a container
     "rasa": {"CLINIC_DATABASE_URL",  # PostgreSQL tracker store, shared by the replicas
              "CLINIC_REDIS_URL",  # Redis lock store, shared by the replicas
+             "CLINIC_RABBITMQ_URL",  # the event broker: wakes the projector worker at each turn
              "CLINIC_ACTION_SERVER_URL",  # bot/endpoints.yml; Rasa refuses an unset ${VAR}
              "CLINIC_ACTION_SERVER_TOKEN",  # sent to the action server
              "CLINIC_SECRET_KEY",  # signs web conversations' tokens, the same on every replica
@@ -50,6 +51,8 @@ REQUIRED = {
             "CLINIC_WEB_HOST", "CLINIC_WEB_PORT",  # 127.0.0.1 by default: unreachable in a container
             "CLINIC_RASA_PUBLIC_URL",  # where the widget connects
             "CLINIC_TRUSTED_PROXIES"},  # patients' addresses and https links behind nginx
+    "projector": {"CLINIC_DATABASE_URL",  # the events it reads, the summaries it writes
+                  "CLINIC_RABBITMQ_URL"},  # else it polls: seconds behind instead of at once
     "retention": {"CLINIC_DATABASE_URL", "CLINIC_SECRET_KEY"},  # the audit log's key
     "checkins": {"CLINIC_DATABASE_URL",  # the check-ins to send
                  "CLINIC_NAME", "CLINIC_PHONE"},  # told to patients in the check-in
@@ -131,6 +134,16 @@ def test_rasa_uses_the_redis_compose_runs_with_its_password(services):
     password = redis_command[redis_command.index("--requirepass") + 1]
     assert (url.scheme, url.hostname, url.port) == ("redis", "redis", 6379)
     assert url.password == password == TEST_SECRETS["REDIS_PASSWORD"]
+
+
+def test_rasa_and_the_projector_worker_use_the_rabbitmq_compose_runs_with_its_password(services):
+    rabbitmq = environment(services["rabbitmq"])
+    urls = {environment(services[name])["CLINIC_RABBITMQ_URL"] for name in ("rasa", "projector")}
+    assert len(urls) == 1, urls
+    url = urlsplit(urls.pop())
+    assert (url.scheme, url.hostname, url.port) == ("amqp", "rabbitmq", 5672)
+    assert (url.username, url.password) == (rabbitmq["RABBITMQ_DEFAULT_USER"], rabbitmq["RABBITMQ_DEFAULT_PASS"])
+    assert url.password == TEST_SECRETS["RABBITMQ_PASSWORD"]
 
 
 def test_every_channel_can_be_enabled_from_the_env_file(services):

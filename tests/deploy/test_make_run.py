@@ -86,3 +86,38 @@ def test_the_web_app_as_make_run_starts_it_answers_on_loopback_only(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=15)
+
+
+@pytest.mark.slow
+def test_the_projector_worker_make_run_starts_keeps_the_console_current_on_sqlite(tmp_path):
+    """No server at all: the worker polls the SQLite events table Rasa writes."""
+    from sqlalchemy import select
+
+    from storage.db import dispose_engine, get_engine, session_factory
+    from storage.migrate import upgrade
+    from storage.models import Conversation
+    from testing import synthetic
+
+    url = f"sqlite:///{tmp_path / 'clinic.db'}"
+    upgrade(url)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CLINIC_")}
+    env.update(PYTHONPATH=str(ROOT), CLINIC_VAR_DIR=str(tmp_path), CLINIC_DATABASE_URL=url)
+    [(name, command)] = serve.workers()
+    worker = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        engine = get_engine(url)
+        synthetic.store_events(engine, "local-1", synthetic.calf_cramp_conversation(
+            time.time(), first_message="my calves cramp when I swim"))
+        deadline = time.monotonic() + 90      # start-up included
+        while True:
+            with session_factory(engine)() as session:
+                shown = session.execute(select(Conversation.preview, Conversation.max_level)).all()
+            if shown == [("my calves cramp when I swim", "self_care")]:
+                break
+            assert worker.poll() is None and time.monotonic() < deadline, f"the {name} showed {shown}"
+            time.sleep(0.2)
+    finally:
+        worker.terminate()
+        assert worker.wait(timeout=20) == 0
+        dispose_engine(url)

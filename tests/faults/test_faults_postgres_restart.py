@@ -18,6 +18,7 @@ import pytest
 
 from bot.channels.rendering import FALLBACK_TEXT
 from storage.migrate import upgrade
+from testing.servers import projector_worker, wait_started
 from tests.faults.helpers import (
     Stack,
     asks,
@@ -59,23 +60,32 @@ def stack(model, postgres, tmp_path_factory):
     stack = Stack(env, tmp_path_factory.mktemp("faults-postgres"))
     create_staff(stack.env)
     web = web_app(stack.env, stack.log_dir)
+    worker = projector_worker(stack.env, stack.log_dir)
     try:
         stack.start_actions()
         stack.start_rasa()
         web.start().wait_ready()
-        stack.web = web
+        stack.web, stack.projector = web, wait_started(worker.start())
         stack.database_url = url
         yield stack
     finally:
+        worker.stop()
         web.stop()
         stack.stop()
 
 
-def console_lists(session, base_url: str, sender: str) -> bool:
-    response = session.get(f"{base_url}/staff/", timeout=60)
-    assert response.status_code == 200, response.status_code
-    tokens = re.findall(r'href="/staff/conversations/([^"]+)"', response.text)
-    return sender in [sender_from_token(token, CONSOLE_SECRET_KEY) for token in tokens]
+def console_lists(session, base_url: str, sender: str, seconds: float = 30) -> bool:
+    """Whether the list shows the conversation within `seconds` (the projector worker lists it)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        response = session.get(f"{base_url}/staff/", timeout=60)
+        assert response.status_code == 200, response.status_code
+        tokens = re.findall(r'href="/staff/conversations/([^"]+)"', response.text)
+        if sender in [sender_from_token(token, CONSOLE_SECRET_KEY) for token in tokens]:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
 
 
 def test_postgres_restarted_and_crashed_mid_conversation_nothing_is_lost(stack, postgres, new_sender):
@@ -126,6 +136,7 @@ def test_postgres_restarted_and_crashed_mid_conversation_nothing_is_lost(stack, 
     say("what is the soleus?")
     say("no")
     assert stack.rasa.popen.poll() is None and stack.actions.popen.poll() is None
+    assert stack.projector.popen.poll() is None, "the projector worker rode out both faults"
     assert "Database unavailable while trying to read a conversation" in stack.rasa.log_path.read_text(), \
         "the turn met the database down and retried"
 

@@ -1,4 +1,4 @@
-"""Logs at INFO (Rasa, action server, web app) carry no secret and no message text.
+"""Logs at INFO (Rasa, action server, web app, projector worker) carry no secret and no message text.
 
 Runs on the hostile bot of tests/fuzz (after the fuzzing when the whole folder runs, so its logs
 hold thousands of hostile requests): every secret the services get from the environment is
@@ -18,7 +18,7 @@ import requests
 from testing.fuzz.cases import Case, fresh_sender
 from testing.fuzz.send import send_socketio, send_webhook
 from testing.fuzz.stack import API_TOKEN, SECRETS
-from testing.servers import REST_HEADERS
+from testing.servers import REST_HEADERS, projector_worker, wait_started
 from tests.faults.helpers import STAFF_PASSWORD, console_session, create_staff, web_app
 
 pytestmark = [pytest.mark.servers, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -26,10 +26,22 @@ pytestmark = [pytest.mark.servers, pytest.mark.slow, pytest.mark.timeout(600)]
 
 @pytest.fixture(scope="module")
 def web(hostile):
+    """The staff console, and the projector worker that keeps it current (its log is checked too)."""
     create_staff(hostile.env)
     process = web_app(hostile.env, hostile.log_dir).start().wait_ready()
+    worker = wait_started(projector_worker(hostile.env, hostile.log_dir).start())
     yield process
+    worker.stop()
     process.stop()
+
+
+def opened(console, web_url: str, sender: str, seconds: float = 30):
+    """The conversation's page, once the projector worker has listed it."""
+    deadline = time.monotonic() + seconds
+    while (page := console.get(f"{web_url}/staff/conversations/{sender}", timeout=60)).status_code == 404 \
+            and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return page
 
 
 def all_logs(hostile) -> dict[str, str]:
@@ -72,11 +84,11 @@ def test_no_message_text_in_the_logs_at_info(hostile, web):
     web_url = web.health_url.rsplit("/staff/", 1)[0]
     console = console_session(web_url)
     assert console.get(f"{web_url}/staff/", timeout=60).status_code == 200
-    page = console.get(f"{web_url}/staff/conversations/{sender}", timeout=60)
+    page = opened(console, web_url, sender)
     assert page.status_code == 200 and marker in page.text, "the console shows the message (consented)"
 
     logs = all_logs(hostile)
-    assert {name.split("-")[0] for name in logs} >= {"rasa", "actions", "web"}
+    assert {name.split("-")[0] for name in logs} >= {"rasa", "actions", "web", "projector"}
     leaks = [name for name, text in logs.items() if marker in text]
     assert leaks == [], f"message text logged in {leaks}"
     senders = ["+447700900999", "PSID-LOGS", "U0LOGS", sender]  # nor who wrote it

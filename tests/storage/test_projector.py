@@ -1,6 +1,6 @@
 """The projector builds the console's summary from Rasa's events and reconciles outcomes."""
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import select
@@ -75,18 +75,61 @@ def test_new_events_update_the_summary_incrementally(engine):
     assert len(rows(engine, TriageOutcome, conversation_id="web-3")) == 2
 
 
-def test_the_watermark_waits_at_a_hole_in_the_ids_until_it_is_old(engine):
-    state = ProjectorState(name="x", last_event_id=10, gap_seen_at=None)
-    projector._advance_watermark(state, [11, 12, 14, 15])
-    assert state.last_event_id == 12 and state.gap_seen_at is not None
+def test_the_watermark_waits_at_a_hole_in_the_ids_until_it_is_old():
+    cursor = projector.EventCursor()
+    cursor.watermark = cursor.read_up_to = 10
+    now = datetime.now(timezone.utc)
+    cursor._advance([11, 12, 14, 15], [], now)
+    assert (cursor.watermark, set(cursor.holes)) == (12, {13})
 
-    projector._advance_watermark(state, [13, 14, 15])   # the late transaction committed
-    assert (state.last_event_id, state.gap_seen_at) == (15, None)
+    cursor._advance([], [13], now)                     # the late transaction committed
+    assert (cursor.watermark, cursor.holes) == (15, {})
 
-    projector._advance_watermark(state, [17])
-    state.gap_seen_at -= projector.GAP_PATIENCE + timedelta(seconds=1)
-    projector._advance_watermark(state, [17])            # 16 never came: a rollback
-    assert state.last_event_id == 17
+    cursor._advance([17], [], now)
+    assert cursor.watermark == 15
+    cursor._advance([], [], now + projector.GAP_PATIENCE)   # 16 never came: a rollback
+    assert (cursor.watermark, cursor.holes) == (17, {})
+
+
+def test_a_transaction_that_commits_late_is_projected_and_the_watermark_waits_for_it(engine):
+    t0 = time.time() - 600
+    late = engine.connect()
+    transaction = late.begin()
+    synthetic.insert_events(late, "late", synthetic.calf_cramp_conversation(t0))   # ids taken, not committed
+    synthetic.store_events(engine, "early", synthetic.calf_cramp_conversation(t0))
+    cursor = projector.EventCursor()
+
+    cursor.step(engine)
+    assert [c.sender_id for c in rows(engine, Conversation)] == ["early"]
+    [state] = rows(engine, ProjectorState)
+    assert state.last_event_id < min(cursor.holes) and state.gap_seen_at is not None
+
+    transaction.commit()
+    late.close()
+    cursor.step(engine)
+    assert sorted(c.sender_id for c in rows(engine, Conversation)) == ["early", "late"]
+    [state] = rows(engine, ProjectorState)
+    assert (state.last_event_id, state.gap_seen_at, cursor.holes) == (cursor.read_up_to, None, {})
+
+
+def test_a_new_projector_inherits_how_long_a_hole_has_been_waited_for(engine):
+    t0 = time.time() - 600
+    synthetic.store_events(engine, "a", synthetic.calf_cramp_conversation(t0))
+    projector.catch_up(engine)
+    with engine.begin() as connection:     # an id handed out and rolled back
+        connection.exec_driver_sql("SELECT nextval(pg_get_serial_sequence('events', 'id'))")
+    synthetic.store_events(engine, "b", synthetic.calf_cramp_conversation(t0))
+
+    projector.catch_up(engine)
+    [state] = rows(engine, ProjectorState)
+    assert state.gap_seen_at is not None
+    watermark = state.last_event_id
+    with session_factory(engine)() as session, session.begin():
+        session.get(ProjectorState, projector.STATE_NAME).gap_seen_at -= projector.GAP_PATIENCE
+
+    projector.catch_up(engine)         # a fresh cursor: the hole is old now, not new
+    [state] = rows(engine, ProjectorState)
+    assert state.last_event_id > watermark and state.gap_seen_at is None
 
 
 def test_events_past_a_hole_are_still_projected(engine):

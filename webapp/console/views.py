@@ -28,7 +28,6 @@ from webapp.console import (
     check_ins,
     conversation_token,
     db,
-    engine,
     form_max_age_seconds,
     link_max_age_seconds,
     links,
@@ -39,9 +38,6 @@ from webapp.console import (
 )
 from webapp.console.auth import role_required
 from webapp.console.listing import LEVEL_CHOICES, ListFilters, conversation_page, filter_options
-
-# Events projected before a list page is drawn, at most (the CLI catches up the rest).
-LIST_CATCH_UP_EVENTS = 500
 
 
 def zone() -> ZoneInfo:
@@ -101,7 +97,6 @@ def conversations():
         cursor = _list_cursor()
         filters = ListFilters.from_args({**request.args, "q": ""},
                                         search=cursor[2] if cursor else None)
-    projector.catch_up(engine(), batch_size=LIST_CATCH_UP_EVENTS, max_batches=1)
     after = cursor[1] if cursor and cursor[0] == "after" else None
     before = cursor[1] if cursor and cursor[0] == "before" else None
     page = conversation_page(db(), filters, zone(), after=after, before=before)
@@ -124,10 +119,10 @@ class ConversationView:
 
 
 def load_conversation(conversation_id: str) -> ConversationView:
-    """Bring the summary up to date with the events, then load everything shown about it."""
+    """Everything shown about a conversation: its summary (kept current by the projector worker)
+    and the transcript, read from the events."""
     session = db()
     transcript = projector.load_transcripts(session, [conversation_id])[conversation_id]
-    projector.project_conversations(session, [conversation_id], {conversation_id: transcript})
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:
         abort(404)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import os
 import sys
 import threading
 import time
@@ -34,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psutil  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
+from clinic.settings import set_environment  # noqa: E402
 from storage import projector  # noqa: E402
 from storage.db import get_engine, session_factory  # noqa: E402
 from storage.models import Conversation, utcnow  # noqa: E402
@@ -176,7 +176,7 @@ def main() -> None:
     parser.add_argument("--log-dir", default="results/bench/console_lag")
     args = parser.parse_args()
     # The writer processes start fresh interpreters that import Rasa: no TensorFlow or deprecation chatter.
-    os.environ.update(TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore")
+    set_environment(TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore")
     log_dir = Path(args.log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
 

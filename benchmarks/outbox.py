@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import socket
 import statistics
@@ -33,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
+from clinic.settings import child_environment  # noqa: E402
 from storage.audit import conversation_label  # noqa: E402
 from storage.db import get_engine, session_factory  # noqa: E402
 from storage.models import OutboxMessage  # noqa: E402
@@ -98,7 +98,7 @@ def free_port() -> int:
 def start_receiver(port: int, out: Path) -> subprocess.Popen:
     receiver = subprocess.Popen(
         [sys.executable, "-m", "testing.webhook_receiver", "--secret", SECRET, "--port", str(port),
-         "--out", str(out)], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+         "--out", str(out)], cwd=ROOT, env=child_environment(PYTHONPATH=str(ROOT)),
         stdout=subprocess.PIPE, text=True)
     assert receiver.stdout.readline().strip() == "listening"
     return receiver
@@ -118,7 +118,7 @@ def run(mode: str, batch_size: int, concurrency: int, args) -> dict:
         repository = Repository(engine, outbox=OutboxPolicy(("emergency", "urgent")))
         port = free_port()
         receiver = start_receiver(port, receipts_file)
-        env = dict(os.environ, PYTHONPATH=str(ROOT), CLINIC_DATABASE_URL=url,
+        env = child_environment(PYTHONPATH=str(ROOT), CLINIC_DATABASE_URL=url,
                    CLINIC_WEBHOOK_URL=f"http://127.0.0.1:{port}/webhook",
                    CLINIC_WEBHOOK_SECRET=SECRET, CLINIC_SECRET_KEY=PSEUDONYM_KEY,
                    CLINIC_VAR_DIR=args.var_dir)

@@ -6,6 +6,7 @@ counts as unset (compose passes `${VAR:-}` through as an empty string).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -25,6 +26,26 @@ def environment() -> Mapping[str, str]:
 def child_environment(**overrides: str) -> dict[str, str]:
     """This process's environment with `overrides`, for a process it starts (servers, Rasa)."""
     return {**os.environ, **overrides}
+
+
+@contextlib.contextmanager
+def environment_set(**values: str):
+    """Set variables for this process (and what it starts) while the block runs; restore after."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def set_environment(**values: str) -> None:
+    """Set variables for the rest of this process and what it starts (benchmarks' child processes)."""
+    os.environ.update(values)
 
 
 def _var_dir() -> Path:
@@ -167,6 +188,8 @@ class ToolSettings(_FromEnvironment):
     bench_redis_url: str = "redis://127.0.0.1:6379/12"
     # testing/synthetic.py: a PostgreSQL account that may create and drop throwaway databases.
     test_postgres_url: str = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+    # testing/servers.py: the RabbitMQ the tests' bots publish their wake-ups to.
+    test_rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
 
 
 def _local_secret_key() -> str:

@@ -17,7 +17,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clinic.settings import child_environment
+from clinic.settings import ToolSettings, child_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -29,7 +29,7 @@ START_TIMEOUT_SECONDS = 240
 REST_SERVICE_KEY = "test-only-rest-service-key"
 REST_HEADERS = {"Authorization": f"Bearer {REST_SERVICE_KEY}"}
 # This machine's RabbitMQ, where tests and benchmarks run Rasa's event broker and the projector worker.
-RABBITMQ_URL = os.environ.get("CLINIC_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+RABBITMQ_URL = ToolSettings().test_rabbitmq_url
 
 
 def free_port() -> int:

@@ -7,8 +7,6 @@ exactly what a running bot produces, without the cost of NLU and policies.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import string
 import subprocess
 import sys
@@ -19,6 +17,7 @@ from rasa.core.brokers.broker import EventBroker
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import read_endpoint_config
 
+from clinic.settings import child_environment, environment, environment_set
 from testing import synthetic
 from testing.servers import RABBITMQ_URL  # noqa: F401  (the tests' and benchmark's RabbitMQ)
 
@@ -53,26 +52,13 @@ async def tracker_store(database_url: str, rabbitmq_url: str):
     from bot.stores import ClinicTrackerStore
 
     # endpoints.yml also names the action server's URL and token (not used here).
-    with _environment(CLINIC_DATABASE_URL=database_url, CLINIC_RABBITMQ_URL=rabbitmq_url,
-                      CLINIC_ACTION_SERVER_URL=os.environ.get("CLINIC_ACTION_SERVER_URL", "http://127.0.0.1:9/"),
-                      CLINIC_ACTION_SERVER_TOKEN=os.environ.get("CLINIC_ACTION_SERVER_TOKEN", "")):
+    with environment_set(CLINIC_DATABASE_URL=database_url, CLINIC_RABBITMQ_URL=rabbitmq_url,
+                     CLINIC_ACTION_SERVER_URL=environment().get("CLINIC_ACTION_SERVER_URL", "http://127.0.0.1:9/"),
+                     CLINIC_ACTION_SERVER_TOKEN=environment().get("CLINIC_ACTION_SERVER_TOKEN", "")):
         broker = await EventBroker.create(read_endpoint_config(str(ROOT / "bot" / "endpoints.yml"),
                                                                "event_broker"))
         return ClinicTrackerStore(event_broker=broker)
 
-
-@contextlib.contextmanager
-def _environment(**values: str):
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 async def save_turn(store, sender_id: str, events: list[dict]) -> None:
@@ -109,7 +95,7 @@ async def hold(store, conversations: dict[str, list[dict]], per_second: float, t
 
 def projector_worker(database_url: str, rabbitmq_url: str, log_path: Path) -> subprocess.Popen:
     """`python -m storage.projector_worker` on these servers, as make run and compose start it."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), CLINIC_DATABASE_URL=database_url,
+    env = child_environment(PYTHONPATH=str(ROOT), CLINIC_DATABASE_URL=database_url,
                CLINIC_RABBITMQ_URL=rabbitmq_url, TF_CPP_MIN_LOG_LEVEL="3")
     with open(log_path, "ab") as log:
         return subprocess.Popen([sys.executable, "-m", "storage.projector_worker"], cwd=ROOT,

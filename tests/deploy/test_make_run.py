@@ -33,10 +33,11 @@ def test_every_server_of_make_run_listens_on_the_loopback_address_by_default():
     assert args.interface == "127.0.0.1", "Rasa's own default is every interface"
 
 
-def test_the_webhook_worker_runs_only_when_a_webhook_url_is_set():
-    assert serve.workers(Settings(webhook_url="")) == []
-    [(name, command)] = serve.workers(Settings(webhook_url="https://records.clinic.example/hook"))
-    assert command[1:] == ["-m", "storage.outbox_worker"]
+def test_the_webhook_worker_runs_only_when_a_webhook_url_is_set_and_the_projector_always():
+    modules = lambda settings: [command[2] for _, command in serve.workers(settings)]  # noqa: E731
+    assert modules(Settings(webhook_url="")) == ["storage.projector_worker"]
+    assert modules(Settings(webhook_url="https://records.clinic.example/hook")) == [
+        "storage.projector_worker", "storage.outbox_worker"]
 
 
 def test_each_server_can_be_told_to_listen_elsewhere():
@@ -102,7 +103,7 @@ def test_the_projector_worker_make_run_starts_keeps_the_console_current_on_sqlit
     upgrade(url)
     env = {key: value for key, value in os.environ.items() if not key.startswith("CLINIC_")}
     env.update(PYTHONPATH=str(ROOT), CLINIC_VAR_DIR=str(tmp_path), CLINIC_DATABASE_URL=url)
-    [(name, command)] = serve.workers()
+    [(name, command)] = serve.workers(Settings(webhook_url=""))
     worker = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:

@@ -106,8 +106,18 @@ def escalation_message(outcome: Outcome, contact: Contact, findings: Mapping[str
         (h.level for h in outcome.hits if h.flag == f), key=k.level_rank)) == k.level_rank(outcome.level)]
     values = dict(contact, summary="; ".join(_fired_findings(outcome, set(flags), k, findings)))
     reasons = _reasons(outcome, flags, k, findings)
-    lines = [advice["headline"].format(**values), *(f"- {step.format(**values)}" for step in advice["steps"]),
-             *reasons, k.advice["not_a_diagnosis"]]
+    head = [advice["headline"].format(**values), *(f"- {step.format(**values)}" for step in advice["steps"])]
+    # several flags: one line naming what raised them, then why each matters; else the most urgent's
+    # why (a flag raised only by "not sure" keeps its own line: nothing was "told")
+    sure = [f for f in flags if not all(hit.unsure for hit in outcome.hits if hit.flag == f)]
+    unsure = [k.advice["reason_unsure"]] if len(sure) < len(flags) else []
+    named = [k.advice["reason"].format(findings=join(_fired_findings(outcome, set(sure), k, findings)),
+                                       why="").strip()] if sure else []
+    whys = [k.red_flags[flag].why for flag in sure]
+    for why in (reasons, [*named, *whys, *unsure], [*named, *whys[:1], *unsure], [*named, *unsure]):
+        lines = [*head, *why, k.advice["not_a_diagnosis"]]
+        if len("\n".join(lines)) <= MAX_MESSAGE_CHARS:
+            break
     return {"text": "\n".join(lines), "custom": {"triage": triage_payload(outcome, [], contact, " ".join(reasons), k)}}
 
 

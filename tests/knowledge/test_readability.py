@@ -27,3 +27,10 @@ def test_a_long_winding_sentence_would_fail():
                       "persistent musculoskeletal discomfort should consider comprehensive multidisciplinary "
                       "evaluation incorporating neurophysiological assessment methodologies.")
     assert winding.grade > MAX_GRADE
+
+
+@pytest.mark.parametrize("message", MESSAGES, ids=[message.where for message in MESSAGES])
+def test_no_message_is_longer_than_a_phone_message_on_any_channel(message):
+    from knowledge.messages import MAX_MESSAGE_CHARS
+
+    assert len(message.text) <= MAX_MESSAGE_CHARS, f"{len(message.text)} characters: {message.where}"

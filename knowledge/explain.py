@@ -7,6 +7,7 @@ dorsiflexors), and where a self-care step sits in the clinic's order.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
@@ -18,6 +19,9 @@ CLINIC_DOCS = ("clinic_article", "clinic_plan_order")
 # When a question names several topics, the most specific kind answers it.
 TOPIC_PRIORITY = ("self_care_step", "habit", "symptom", "condition", "muscle", "nerve", "nerve_root", "movement",
                   "muscle_group", "tendon", "bone", "joint")
+
+
+_BRACKETED = re.compile(r"\s*\([^)]*\)")
 
 
 def join(items: Iterable[str]) -> str:
@@ -64,7 +68,10 @@ def _doing(k: Knowledge, relation: Relation) -> str:
 
 
 def _names(k: Knowledge, ids: Iterable[str]) -> str:
-    return join(k.nodes[i].name for i in ids)
+    """The nodes' names; in a list of several, without the medical name in brackets ("inner thigh
+    muscle", not "inner thigh muscle (adductor magnus)"): each is given in full where it is explained."""
+    names = [k.nodes[i].name for i in ids]
+    return join(names if len(names) < 2 else [_BRACKETED.sub("", name) for name in names])
 
 
 def _name_ends(k: Knowledge, answer: Answer, frame: str, relations: list[Relation], key: str,

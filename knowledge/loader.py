@@ -20,23 +20,20 @@ from knowledge.model import (
     FINDING_KINDS,
     LEVELS,
     NODE_TYPES,
-    CheckIn,
     Citation,
     DetectRule,
     Finding,
     Knowledge,
     KnowledgeError,
     Node,
-    PlanStepRule,
-    Presentation,
     Question,
     RedFlag,
     Relation,
     RelationType,
     Source,
-    SourcedClaim,
     TriageRule,
 )
+from knowledge.plan_loader import load_plan, load_presentations
 
 
 class _Reader:
@@ -294,97 +291,6 @@ def _load_advice(reader: _Reader, sources: dict[str, Source]) -> dict[str, Any]:
     return reader.data
 
 
-def _load_plan(reader: _Reader, nodes: dict[str, Node], findings: dict[str, Finding],
-               sources) -> tuple[dict[str, PlanStepRule], int]:
-    steps = {}
-    for sid, body in reader.section("steps").items():
-        if sid not in nodes or nodes[sid].type != "self_care_step":
-            raise reader.fail(sid, "is not a self_care_step node in graph.yaml")
-        body = body or {}
-        include = reader.words(sid, body.get("include_if_any", []))
-        exclude = reader.words(sid, body.get("exclude_if_any", []))
-        tailor = body.get("tailor") or {}
-        unknown = [f for f in (*include, *exclude, *tailor) if f not in findings]
-        if unknown:
-            raise reader.fail(sid, f"unknown findings {unknown}")
-        why_first_source = reader.citation(sid, body.get("source"), sources) if body.get("why_first") else None
-        steps[sid] = PlanStepRule(sid, bool(body.get("always")), include, dict(tailor),
-                                  str(body.get("why_first", "")).strip(), why_first_source, exclude,
-                                  reader.text(sid, body, "say"))
-    missing = [n.id for n in nodes.values() if n.type == "self_care_step" and n.id not in steps]
-    if missing:
-        raise reader.fail("steps", f"no entry for steps {missing}")
-    max_steps = reader.data.get("max_steps")
-    if not isinstance(max_steps, int) or max_steps < 1:
-        raise reader.fail("max_steps", "must be a positive whole number")
-    return steps, max_steps
-
-
-def _load_presentations(reader: _Reader, findings: dict[str, Finding], plan: dict[str, PlanStepRule],
-                        flags: dict[str, RedFlag], nodes: dict[str, Node], sources) -> dict[str, Presentation]:
-    """Each presentation: known findings, steps and red flags, and its sources (a section of
-    self-care-guidance.md, or the clinic's article)."""
-    presentations = {}
-    for pid, body in reader.section("presentations").items():
-        if not isinstance(body, dict):
-            raise reader.fail(pid, "expected a mapping")
-        if body.get("level") not in LEVELS:
-            raise reader.fail(pid, f"'level' must be one of {LEVELS}")
-        when = reader.groups(f"{pid}.when", body.get("when"), findings, "findings")
-        unless = reader.words(f"{pid}.unless", body.get("unless", []))
-        steps = reader.words(f"{pid}.steps", body.get("steps"))
-        notes = body.get("notes") or {}
-        net = body.get("safety_net") or {}
-        watch = reader.words(f"{pid}.safety_net.watch", net.get("watch", []))
-        for what, ids, known in (("findings", unless, findings), ("steps", steps, plan), ("note steps", notes, steps),
-                                 ("red flags", watch, flags)):
-            unknown = [i for i in ids if i not in known]
-            if unknown:
-                raise reader.fail(pid, f"unknown {what} {unknown}")
-        cited = []
-        for index, citation in enumerate(body.get("sources") or []):
-            entry = f"{pid}.sources[{index}]"
-            base = reader.citation(entry, citation, sources)
-            section = str(citation.get("section", "")).strip()
-            if base.doc == "self_care_guidance" and not section:
-                raise reader.fail(entry, "a citation of self-care-guidance.md names its section")
-            cited.append(SourcedClaim(base.doc, base.claim, section))
-        if not {c.doc for c in cited} & {"self_care_guidance", "clinic_article"}:
-            raise reader.fail(pid, "needs a source: a section of self-care-guidance.md or the clinic's article")
-        explained_by = str(body.get("explained_by", ""))
-        if explained_by and explained_by not in nodes:
-            raise reader.fail(pid, f"explained_by names unknown graph node {explained_by!r}")
-        presentations[pid] = Presentation(
-            pid, reader.text(pid, body, "name"), when, unless, body["level"], bool(body.get("clinic_order")),
-            reader.text(pid, body, "why"), steps, {k: str(v).strip() for k, v in notes.items()}, watch,
-            reader.text(pid, net, "book_if", required=False), tuple(cited), explained_by, bool(body.get("fallback")),
-            _check_in(reader, pid, body.get("check_in"), sources))
-    if sum(p.fallback for p in presentations.values()) != 1:
-        raise reader.fail("presentations", "exactly one presentation must be the `fallback`")
-    return presentations
-
-
-MAX_CHECK_IN_DAYS = 90
-
-
-def _check_in(reader: _Reader, pid: str, body: Any, sources) -> CheckIn | None:
-    """A presentation's check-in: after how many days, what it asks, and the source of the timing."""
-    if body is None:
-        return None
-    entry = f"{pid}.check_in"
-    if not isinstance(body, dict):
-        raise reader.fail(entry, "expected a mapping (after_days, ask, source)")
-    days = body.get("after_days")
-    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_CHECK_IN_DAYS:
-        raise reader.fail(entry, f"'after_days' must be a whole number from 1 to {MAX_CHECK_IN_DAYS}")
-    source = body.get("source")
-    base = reader.citation(entry, source, sources)
-    section = str(source.get("section", "")).strip()
-    if base.doc == "self_care_guidance" and not section:
-        raise reader.fail(entry, "a citation of self-care-guidance.md names its section")
-    return CheckIn(days, reader.text(entry, body, "ask"), SourcedClaim(base.doc, base.claim, section))
-
-
 def data_hash(data_dir: Path = DATA_DIR) -> str:
     digest = hashlib.sha256()
     for name in DATA_FILES:
@@ -401,8 +307,8 @@ def load_knowledge(data_dir: Path | str = DATA_DIR) -> Knowledge:
     findings = _load_findings(_Reader(data_dir / "findings.yaml"), concepts, nodes)
     version, flags, unsure_levels = _load_red_flags(_Reader(data_dir / "red_flags.yaml"), findings, sources)
     advice = _load_advice(_Reader(data_dir / "advice.yaml"), sources)
-    plan, max_steps = _load_plan(_Reader(data_dir / "plan.yaml"), nodes, findings, sources)
-    presentations = _load_presentations(_Reader(data_dir / "presentations.yaml"), findings, plan, flags, nodes, sources)
+    plan, max_steps = load_plan(_Reader(data_dir / "plan.yaml"), nodes, findings, sources)
+    presentations = load_presentations(_Reader(data_dir / "presentations.yaml"), findings, plan, flags, nodes, sources)
     frames_reader = _Reader(data_dir / "explanations.yaml")
     frames = {key: frames_reader.text(f"frames.{key}", frames_reader.section("frames"), key)
               for key in frames_reader.section("frames")}

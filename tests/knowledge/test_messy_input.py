@@ -528,3 +528,11 @@ def test_a_relatives_story_with_a_subjectless_sentence_still_asks_whose_symptoms
 def test_a_goodbye_needs_words_that_take_leave(text, intent):
     from knowledge.turns import read_intent
     assert read_intent("goodbye", text) == intent
+
+
+def test_a_terse_fall_from_scaffolding_is_a_serious_accident_but_living_on_a_floor_is_not():
+    state = state_of("back", said("off scaffold. 2nd floor. this morning", asked="major_trauma"))
+    assert state.outcome().level == "emergency"
+    for lookalike in ("we live on the 2nd floor and the stairs kill my back",
+                      "my flat is on the second floor, back aches on the way up"):
+        assert state_of(lookalike).outcome().level != "emergency", lookalike
